@@ -1,0 +1,18 @@
+"""The ``sassl`` command line. Commands only parse options and call library functions."""
+
+from __future__ import annotations
+
+import click
+
+from sassl import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sassl")
+def main() -> None:
+    """Style-transfer augmentation (SASSL) for self-supervised learning."""
+
+
+from sassl.cli.stylizer import stylizer  # noqa: E402  (commands register after the group exists)
+
+main.add_command(stylizer)

@@ -1,0 +1,1 @@
+"""Self-supervised pretraining fed by feature banks, with SASSL applied online."""

@@ -1,0 +1,254 @@
+"""The style-transfer core: AdaIN, the SASSL block, weight loading, decoder training, previews."""
+
+from __future__ import annotations
+
+import torch
+import torchvision
+from click.testing import CliRunner
+from PIL import Image
+
+import pytest
+from imagegen import write_image_folder
+from sassl.cli import main
+from sassl.style import (
+    SASSL,
+    Decoder,
+    SASSLParams,
+    WeightsError,
+    adain,
+    apply_sassl,
+    in_batch_styles,
+    load_decoder,
+    load_encoder,
+    sample_sassl_params,
+    style_stats,
+)
+from sassl.style.decoder import save_decoder
+from sassl.style.preview import write_previews
+from sassl.style.stylizer import load_stylizer
+from sassl.style.train import DecoderTrainConfig, train_decoder
+
+pytestmark = pytest.mark.filterwarnings("ignore:RANDOM WEIGHTS")
+
+
+@pytest.fixture(scope="module")
+def nets() -> tuple:
+    torch.manual_seed(1)
+    return load_encoder("random", allow_random=True), Decoder().eval()
+
+
+def test_adain_gives_exactly_the_target_statistics() -> None:
+    g = torch.Generator().manual_seed(0)
+    content = torch.rand(3, 8, 5, 7, generator=g) * 4 + 1
+    mean, std = torch.randn(3, 8, generator=g), torch.rand(3, 8, generator=g) + 0.5
+    out_mean, out_std = style_stats(adain(content, mean, std))
+    torch.testing.assert_close(out_mean, mean, atol=1e-5, rtol=0)
+    torch.testing.assert_close(out_std, std, atol=1e-4, rtol=1e-4)
+
+
+def test_style_stats_follow_the_reference_definition() -> None:
+    x = torch.arange(24.0).reshape(1, 2, 3, 4)
+    mean, std = style_stats(x)
+    flat = x.flatten(2)
+    torch.testing.assert_close(mean, flat.mean(-1))
+    torch.testing.assert_close(std, (flat.var(-1, unbiased=True) + 1e-5).sqrt())
+
+
+def _params(n: int, alpha: float, beta: float, applied: bool = True) -> SASSLParams:
+    return SASSLParams(torch.full((n,), applied), torch.full((n,), alpha), torch.full((n,), beta), in_batch_styles(n))
+
+
+def test_beta_zero_gives_back_the_input(nets) -> None:
+    enc, dec = nets
+    x = torch.rand(3, 3, 32, 32)
+    out = apply_sassl(x, enc(x), *style_stats(enc(x.flip(0))), _params(3, 0.3, 0.0), dec)
+    assert torch.equal(out, x)
+
+
+def test_alpha_zero_keeps_the_content_statistics(nets) -> None:
+    enc, dec = nets
+    x = torch.rand(2, 3, 32, 32)
+    f = enc(x)
+    other = style_stats(enc(torch.rand(2, 3, 32, 32)))
+    out = apply_sassl(x, f, *other, _params(2, 0.0, 1.0), dec)
+    reconstruction = dec(adain(f, *style_stats(f))).clamp(0, 1)
+    torch.testing.assert_close(out, reconstruction, atol=1e-5, rtol=1e-5)
+
+
+def test_alpha_one_beta_one_is_plain_adain_stylisation(nets) -> None:
+    enc, dec = nets
+    x, s = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    f_c, s_stats = enc(x), style_stats(enc(s))
+    out = apply_sassl(x, f_c, *s_stats, _params(2, 1.0, 1.0), dec)
+    torch.testing.assert_close(out, dec(adain(f_c, *s_stats)).clamp(0, 1), atol=1e-5, rtol=1e-5)
+
+
+def test_unapplied_samples_are_untouched_and_applied_ones_change(nets) -> None:
+    enc, dec = nets
+    x = torch.rand(4, 3, 32, 32)
+    params = _params(4, 0.2, 0.3)
+    params.applied = torch.tensor([True, False, True, False])
+    out = apply_sassl(x, enc(x), *style_stats(enc(x)), params, dec)
+    assert torch.equal(out[1], x[1]) and torch.equal(out[3], x[3])
+    assert not torch.equal(out[0], x[0]) and not torch.equal(out[2], x[2])
+
+
+def test_in_batch_styles_never_pair_a_sample_with_itself() -> None:
+    g = torch.Generator().manual_seed(0)
+    for n in (2, 3, 7, 64):
+        for _ in range(20):
+            idx = in_batch_styles(n, g)
+            assert sorted(idx.tolist()) == list(range(n))
+            assert (idx != torch.arange(n)).all()
+    assert in_batch_styles(1).tolist() == [0]
+
+
+def test_parameters_follow_the_requested_distribution_and_replay() -> None:
+    p = sample_sassl_params(20000, torch.Generator().manual_seed(3), p=0.8, alpha=(0.1, 0.3), beta=(0.2, 0.25))
+    assert abs(p.applied.float().mean().item() - 0.8) < 0.02
+    assert 0.1 <= p.alpha.min() and p.alpha.max() <= 0.3 and 0.2 <= p.beta.min() and p.beta.max() <= 0.25
+    again = sample_sassl_params(20000, torch.Generator().manual_seed(3), p=0.8, alpha=(0.1, 0.3), beta=(0.2, 0.25))
+    assert all(torch.equal(getattr(p, k), getattr(again, k)) for k in ("applied", "alpha", "beta", "style_index"))
+    ext = sample_sassl_params(100, torch.Generator().manual_seed(0), num_styles=5)
+    assert ext.style_index.min() >= 0 and ext.style_index.max() < 5
+    with pytest.raises(ValueError, match="alpha"):
+        sample_sassl_params(4, alpha=(0.3, 0.1))
+
+
+def test_precomputed_features_give_the_online_result(nets) -> None:
+    enc, dec = nets
+    x = torch.rand(4, 3, 32, 32)
+    online = SASSL(dec, enc)
+    out_online, params = online(x, generator=torch.Generator().manual_seed(5))
+    out_bank, _ = SASSL(dec)(x, content_feats=enc(x), params=params)
+    torch.testing.assert_close(out_bank, out_online)
+    bank = (torch.rand(6, 512), torch.rand(6, 512) + 0.1)
+    out_ext, p_ext = SASSL(dec)(x, content_feats=enc(x), style_bank=bank, generator=torch.Generator().manual_seed(5))
+    assert p_ext.style_index.max() < 6 and out_ext.shape == x.shape
+
+
+def _reference_vgg_state() -> dict[str, torch.Tensor]:
+    """A state dict with the exact key layout of AdaIN's vgg_normalised.pth (to relu5_4)."""
+    from sassl.style.vgg import _layers
+
+    net = torch.nn.Sequential(*_layers("adain"))
+    return net.state_dict()
+
+
+def test_reference_vgg_state_dict_loads_by_key(tmp_path) -> None:
+    state = _reference_vgg_state()
+    assert "0.weight" in state and "51.weight" in state and state["0.weight"].shape == (3, 3, 1, 1)
+    torch.save(state, tmp_path / "vgg_normalised.pth")
+    enc = load_encoder(tmp_path / "vgg_normalised.pth")
+    torch.testing.assert_close(enc.net[29].weight, state["29.weight"])
+    assert enc(torch.rand(1, 3, 64, 64)).shape == (1, 512, 8, 8)
+    assert enc.fingerprint == load_encoder(tmp_path / "vgg_normalised.pth").fingerprint
+
+
+def test_torchvision_vgg19_weights_reproduce_torchvision_features(tmp_path) -> None:
+    tv = torchvision.models.vgg19(weights=None).eval()
+    torch.save(tv.state_dict(), tmp_path / "vgg19.pth")
+    enc = load_encoder(tmp_path / "vgg19.pth")
+    x = torch.rand(2, 3, 64, 64)
+    norm = torchvision.transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    with torch.no_grad():
+        expected = tv.features[:21](norm(x))
+    torch.testing.assert_close(enc(x), expected, atol=1e-4, rtol=1e-4)
+
+
+def test_reference_decoder_state_dict_loads_by_key(tmp_path) -> None:
+    ref_keys = {f"{i}.{p}" for i in (1, 5, 8, 11, 14, 18, 21, 25, 28) for p in ("weight", "bias")}
+    state = Decoder().net.state_dict()
+    assert set(state) == ref_keys
+    torch.save(state, tmp_path / "decoder.pth")
+    dec, expected = load_decoder(tmp_path / "decoder.pth")
+    assert expected is None
+    assert dec(torch.rand(1, 512, 4, 4)).shape == (1, 3, 32, 32)
+
+
+def test_wrong_weight_files_give_one_clear_error(tmp_path) -> None:
+    bad = Decoder().net.state_dict()
+    del bad["28.bias"]
+    bad["1.weight"] = torch.zeros(256, 512, 1, 1)
+    bad["extra.weight"] = torch.zeros(1)
+    torch.save(bad, tmp_path / "bad.pth")
+    with pytest.raises(WeightsError) as err:
+        load_decoder(tmp_path / "bad.pth")
+    msg = str(err.value)
+    assert "bad.pth" in msg and "missing keys [28.bias]" in msg and "unexpected keys [extra.weight]" in msg
+    assert "1.weight (256, 512, 1, 1) != (256, 512, 3, 3)" in msg and "\n" not in msg
+    (tmp_path / "junk.pth").write_bytes(b"not a torch file")
+    with pytest.raises(WeightsError, match="junk.pth: not a readable weights-only torch file"):
+        load_encoder(tmp_path / "junk.pth")
+    with pytest.raises(WeightsError, match="missing.pth: weight file not found"):
+        load_decoder(tmp_path / "missing.pth")
+    torch.save({"conv.weight": torch.zeros(1)}, tmp_path / "other.pth")
+    with pytest.raises(WeightsError, match="other.pth: neither an AdaIN vgg_normalised"):
+        load_encoder(tmp_path / "other.pth")
+    with pytest.raises(WeightsError, match="--allow-random-weights"):
+        load_encoder("random")
+
+
+def test_weight_files_are_never_unpickled(tmp_path) -> None:
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    torch.save({"state_dict": Evil()}, tmp_path / "evil.pth")
+    with pytest.raises(WeightsError, match="evil.pth"):
+        load_decoder(tmp_path / "evil.pth")
+
+
+def test_decoder_for_another_encoder_is_refused(tmp_path, nets) -> None:
+    save_decoder(Decoder(), tmp_path / "decoder.pth", encoder_fingerprint="0123456789abcdef")
+    with pytest.raises(WeightsError, match="trained for encoder 0123456789abcdef"):
+        load_stylizer("random", str(tmp_path / "decoder.pth"), allow_random=True)
+    enc = load_encoder("random", allow_random=True)
+    save_decoder(Decoder(), tmp_path / "ok.pth", encoder_fingerprint=enc.fingerprint)
+    load_stylizer("random", str(tmp_path / "ok.pth"), allow_random=True)
+
+
+def test_decoder_training_lowers_its_loss_and_resumes(tmp_path) -> None:
+    content = write_image_folder(tmp_path / "content", classes=2, per_class=4, size=40)
+    style = write_image_folder(tmp_path / "style", classes=1, per_class=4, size=40, flat=True)
+    cfg = DecoderTrainConfig(
+        content=str(content), style=str(style), out=str(tmp_path / "run"), encoder="random",
+        allow_random_weights=True, steps=40, batch_size=4, lr=1e-3, load_size=40, crop=32,
+        ckpt_every=20, workers=0, style_weight=1.0,
+    )
+    train_decoder(cfg)
+    losses = [float(line.split('"loss": ')[1].split(",")[0]) for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    assert len(losses) == 40
+    assert sum(losses[-5:]) / 5 < 0.7 * sum(losses[:5]) / 5
+    dec, expected = load_decoder(tmp_path / "run/decoder.pth")
+    assert expected == load_encoder("random", allow_random=True).fingerprint
+    cfg.steps, cfg.resume = 45, True
+    summary = train_decoder(cfg)
+    assert summary["steps"] == 45 and summary["first"]["step"] == 41
+
+
+def test_preview_pngs_have_the_expected_size(tmp_path, nets) -> None:
+    enc, dec = nets
+    contents, styles = torch.rand(3, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    grid, sweep = write_previews(enc, dec, contents, styles, tmp_path / "preview.png")
+    # make_grid: columns * (32 + 2) + 2 pixels wide
+    assert Image.open(grid).size == (3 * 34 + 2, 4 * 34 + 2)
+    assert Image.open(sweep).size == (5 * 34 + 2, 6 * 34 + 2)
+
+
+def test_stylizer_cli_trains_and_previews(tmp_path) -> None:
+    images = write_image_folder(tmp_path / "imgs", classes=2, per_class=2, size=40)
+    runner = CliRunner()
+    res = runner.invoke(main, ["stylizer", "train", "--content", str(images), "--style", str(images),
+                               "--out", str(tmp_path / "dec"), "--encoder-weights", "random", "--allow-random-weights",
+                               "--steps", "3", "--batch-size", "2", "--load-size", "40", "--crop", "32", "--workers", "0"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["stylizer", "preview", "--content", str(images), "--style", str(images),
+                               "--out", str(tmp_path / "p.png"), "--decoder", str(tmp_path / "dec/decoder.pth"),
+                               "--encoder-weights", "random", "--allow-random-weights", "--size", "32",
+                               "--n-content", "2", "--n-style", "3"])
+    assert res.exit_code == 0, res.output
+    assert Image.open(tmp_path / "p.png").size == (4 * 34 + 2, 3 * 34 + 2)
+    res = runner.invoke(main, ["stylizer", "preview", "--content", str(images), "--style", str(images),
+                               "--out", str(tmp_path / "q.png"), "--decoder", "random", "--encoder-weights", "random"])
+    assert res.exit_code != 0 and "--allow-random-weights" in res.output
