@@ -82,22 +82,42 @@ def iter_shard(url: str) -> Iterator[RawSample]:
     current: dict[str, bytes] = {}
     key = None
     try:
-        with stream, tarfile.open(fileobj=stream, mode="r|*") as tar:
+        with stream, tarfile.open(fileobj=stream, mode="r|*", tarinfo=_CheckedTarInfo) as tar:
             for member in tar:
                 if not member.isfile():
                     continue
                 k, ext = split_name(member.name)
                 f = tar.extractfile(member)
                 data = f.read() if f is not None else b""
+                if len(data) != member.size:
+                    raise tarfile.ReadError(f"member {member.name} has {len(data)} of {member.size} bytes")
                 if k != key:
                     if key is not None:
                         yield from _finish(key, current, url)
                     key, current = k, {}
                 current[ext] = data
+            if getattr(tar, "truncated", False):
+                raise tarfile.ReadError("no end-of-archive marker")
             if key is not None:
                 yield from _finish(key, current, url)
     except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
         raise ShardError(f"{url}: corrupt or truncated tar ({exc})") from None
+
+
+class _CheckedTarInfo(tarfile.TarInfo):
+    """Notes when the archive stops without its end-of-archive blocks.
+
+    ``tarfile`` treats a missing or partial header at the end as a normal end, so a shard cut at a
+    member boundary would otherwise look complete.
+    """
+
+    @classmethod
+    def fromtarfile(cls, tar: tarfile.TarFile) -> tarfile.TarInfo:
+        try:
+            return super().fromtarfile(tar)
+        except (tarfile.EmptyHeaderError, tarfile.TruncatedHeaderError):
+            tar.truncated = True  # type: ignore[attr-defined]
+            raise
 
 
 def _finish(key: str, fields: dict[str, bytes], url: str) -> Iterator[RawSample]:
