@@ -1,0 +1,207 @@
+"""Reading banks: the listing of finished shards, per-shard sample streams, and style stats.
+
+Only the member types the format defines are decoded (JPEG through PIL, ``.npy`` with
+``allow_pickle=False``, zstd bytes, ASCII labels); webdataset's default decoders, which unpickle
+``.pth``/``.pyd`` members, are never involved. A shard is listed only when its manifest exists and
+the tar has the size the manifest records, so a bank being written (or left by a killed job) shows
+only finished shards.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+from PIL import Image
+
+from sassl.bank.codecs import Codec, CodecError, decode_features, load_npy
+from sassl.bank.format import (
+    IMAGE_FIELD,
+    LABEL_FIELD,
+    MANIFEST_SUFFIX,
+    STYLE_FIELD,
+    BankError,
+    read_bank_json,
+    settings_from_json,
+)
+from sassl.bank.manifest import completed_tar
+
+__all__ = ["BankError", "BankInfo", "check_encoder", "iter_bank_shard", "load_style_bank", "open_bank"]
+
+
+@dataclass(frozen=True)
+class BankInfo:
+    """What a trainer needs to know about a bank; ``shards`` are the finished tars, sorted."""
+
+    root: Path
+    version: int
+    kind: str
+    encoder_fingerprint: str
+    encoder_source: str
+    image_size: int
+    feature_shape: tuple[int, int, int] | None
+    codec: str | None
+    shards: list[str]
+    num_samples: int
+    num_errors: int
+
+
+def open_bank(bank_dir: str | Path) -> BankInfo:
+    """Read ``bank.json`` and list the finished shards; raises :class:`BankError` with a clear line."""
+    root = Path(bank_dir)
+    if not root.is_dir():
+        raise BankError(f"{root}: bank directory not found")
+    record = read_bank_json(root)
+    settings = settings_from_json(record, str(root / "bank.json"))
+    shards, samples, errors = [], 0, 0
+    for manifest in sorted(root.glob(f"*{MANIFEST_SUFFIX}")):
+        done = completed_tar(manifest)
+        if done is not None:
+            shards.append(str(done[0]))
+            samples += done[1].num_samples
+            errors += done[1].num_errors
+    return BankInfo(
+        root=root,
+        version=settings.version,
+        kind=settings.kind,
+        encoder_fingerprint=settings.encoder_fingerprint,
+        encoder_source=str(record.get("encoder_source", "")),
+        image_size=settings.image_size,
+        feature_shape=settings.feature_shape if settings.kind == "content" else None,
+        codec=settings.codec,
+        shards=shards,
+        num_samples=samples,
+        num_errors=errors,
+    )
+
+
+def check_encoder(info: BankInfo, fingerprint: str | None) -> None:
+    """Refuse a decoder trained for another encoder than the one that made the bank.
+
+    ``fingerprint`` is the decoder's expected encoder; reference decoder files carry none, in which
+    case the pairing cannot be checked and a warning says so.
+    """
+    if fingerprint is None:
+        warnings.warn(
+            f"{info.root}: the decoder records no encoder fingerprint; cannot check that it matches "
+            f"the bank's encoder {info.encoder_fingerprint} ({info.encoder_source})",
+            stacklevel=2,
+        )
+        return
+    if fingerprint != info.encoder_fingerprint:
+        raise BankError(
+            f"{info.root}: bank features come from encoder {info.encoder_fingerprint} "
+            f"({info.encoder_source}) but the decoder expects encoder {fingerprint}; "
+            "recompute the bank with the decoder's encoder or use a matching decoder"
+        )
+
+
+def _allowed_fields(info: BankInfo) -> set[str]:
+    allowed = {STYLE_FIELD, LABEL_FIELD}
+    if info.kind == "content":
+        allowed |= {IMAGE_FIELD, *Codec(info.codec).fields}
+    return allowed
+
+
+def _grouped(path: str) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """(key, {field: bytes}) per sample; keys contain no dots, so the field is after the first dot."""
+    key, fields = None, {}
+    try:
+        with open(path, "rb") as f, tarfile.open(fileobj=f, mode="r|") as tar:
+            for member in tar:
+                if not member.isfile():
+                    continue
+                k, dot, field = member.name.partition(".")
+                if not dot:
+                    raise BankError(f"{path}: member {member.name!r} has no field extension")
+                if k != key:
+                    if key is not None:
+                        yield key, fields
+                    key, fields = k, {}
+                fields[field] = tar.extractfile(member).read()
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise BankError(f"{path}: corrupt or truncated bank shard ({exc})") from None
+    if key is not None:
+        yield key, fields
+
+
+def iter_bank_shard(path: str | Path, info: BankInfo) -> Iterator[dict]:
+    """Decode the samples of one bank shard in order.
+
+    Content banks yield ``key``, ``image`` (uint8 (3, S, S)), ``feats`` (float32 feature_shape),
+    ``style_mean``/``style_std`` (float32 (512,)) and ``label`` (-1 if none); style banks yield
+    ``key``, the style stats and ``label``. Raises :class:`BankError` naming the shard on corruption.
+    """
+    path = str(path)
+    allowed = _allowed_fields(info)
+    codec = Codec(info.codec) if info.kind == "content" else None
+    for key, fields in _grouped(path):
+        name = f"{path}:{key}"
+        unknown = sorted(set(fields) - allowed)
+        if unknown:
+            raise BankError(f"{name}: member type(s) {', '.join(unknown)} not defined for a {info.kind} bank")
+        try:
+            sample = {"key": key, **_style(fields, name), "label": _label(fields, name)}
+            if codec is not None:
+                sample["image"] = _image(fields, name, info.image_size)
+                sample["feats"] = torch.from_numpy(decode_features(fields, codec, info.feature_shape, name))
+        except CodecError as exc:
+            raise BankError(str(exc)) from None
+        yield sample
+
+
+def _style(fields: dict[str, bytes], name: str) -> dict[str, torch.Tensor]:
+    if STYLE_FIELD not in fields:
+        raise CodecError(f"{name}: missing member {STYLE_FIELD}")
+    stats = load_npy(fields[STYLE_FIELD], f"{name}.{STYLE_FIELD}")
+    if stats.dtype != np.float32 or stats.ndim != 2 or stats.shape[0] != 2:
+        raise CodecError(f"{name}: style stats are {stats.dtype} {stats.shape}, expected float32 (2, C)")
+    return {"style_mean": torch.from_numpy(stats[0].copy()), "style_std": torch.from_numpy(stats[1].copy())}
+
+
+def _label(fields: dict[str, bytes], name: str) -> int:
+    if LABEL_FIELD not in fields:
+        return -1
+    try:
+        return int(fields[LABEL_FIELD].decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
+        raise CodecError(f"{name}: label member is not an integer") from None
+
+
+def _image(fields: dict[str, bytes], name: str, size: int) -> torch.Tensor:
+    if IMAGE_FIELD not in fields:
+        raise CodecError(f"{name}: missing member {IMAGE_FIELD}")
+    try:
+        with Image.open(io.BytesIO(fields[IMAGE_FIELD])) as img:
+            if img.format != "JPEG":
+                raise ValueError(f"format {img.format}, expected JPEG")
+            arr = np.array(img.convert("RGB"))
+    except Exception as exc:
+        raise CodecError(f"{name}: corrupt canonical image ({exc})") from None
+    if arr.shape != (size, size, 3):
+        raise CodecError(f"{name}: canonical image is {arr.shape[1]}x{arr.shape[0]}, expected {size}x{size}")
+    return torch.from_numpy(arr).permute(2, 0, 1).contiguous()
+
+
+def load_style_bank(bank_dir: str | Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """All style stats of a bank (style banks, or the style stats of a content bank): (N, 512) each."""
+    info = open_bank(bank_dir)
+    if not info.shards:
+        raise BankError(f"{info.root}: no finished shards (is `sassl precompute` still running?)")
+    means, stds = [], []
+    for shard in info.shards:
+        for key, fields in _grouped(shard):
+            try:
+                stats = _style(fields, f"{shard}:{key}")
+            except CodecError as exc:
+                raise BankError(str(exc)) from None
+            means.append(stats["style_mean"])
+            stds.append(stats["style_std"])
+    return torch.stack(means), torch.stack(stds)
+

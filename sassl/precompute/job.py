@@ -1,0 +1,273 @@
+"""The precompute job: validate everything, then run whole shards on long-lived Ray actors.
+
+Order of events, chosen so that mistakes cost nothing and crashes cost little:
+1. Refuse bad input before any work: missing shards or folder, unwritable ``--out``, bad options,
+   unloadable encoder weights, or an existing bank in ``--out`` made with other settings.
+2. Write ``bank.json`` (settings; totals empty), drop temp files left by a killed run, skip units
+   whose manifest is present and valid.
+3. Join a cluster (``address`` / ``RAY_ADDRESS``) or start a local Ray; one actor per GPU (or
+   ``workers`` CPU actors) loads the encoder once and writes whole shards. Actors restart and
+   retry their task when their process dies; a corrupt input shard fails only itself.
+4. Update ``bank.json`` totals from the manifests on disk and return a :class:`Summary`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from sassl.bank.codecs import DEFAULT_CODEC, Codec
+from sassl.bank.format import (
+    BANK_JSON,
+    DEFAULT_IMAGE_SIZE,
+    DEFAULT_JPEG_QUALITY,
+    FEATURE_STRIDE,
+    MANIFEST_SUFFIX,
+    BankError,
+    BankSettings,
+    bank_record,
+    manifest_path,
+    read_bank_json,
+    write_bank_json,
+    settings_from_json,
+)
+from sassl.bank.manifest import completed_tar
+from sassl.precompute.shard import ShardEncoder, ShardResult
+from sassl.precompute.units import InputError, WorkUnit, folder_units, shard_units
+
+DEFAULT_SHARD_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class PrecomputeConfig:
+    """Options of ``sassl precompute``; exactly one of ``shards`` and ``image_folder`` is set."""
+
+    out: str
+    shards: str | list[str] | None = None
+    image_folder: str | None = None
+    style_only: bool = False
+    image_size: int = DEFAULT_IMAGE_SIZE
+    codec: str = DEFAULT_CODEC
+    jpeg_quality: int = DEFAULT_JPEG_QUALITY
+    encoder_weights: str = "torchvision"
+    allow_random_weights: bool = False
+    batch_size: int = 64
+    workers: int | None = None  # CPU actors when there is no GPU (default 1)
+    num_cpus: int | None = None  # CPUs of a local Ray (default os.cpu_count())
+    address: str | None = None
+    shard_size: int = DEFAULT_SHARD_SIZE
+    progress: bool = True
+
+
+@dataclass
+class Summary:
+    """What the run did; ``ok`` is false when any shard failed."""
+
+    shards_total: int = 0
+    done: int = 0
+    skipped: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    images: int = 0
+    errors: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    @property
+    def images_per_s(self) -> float:
+        return self.images / self.seconds if self.seconds > 0 else 0.0
+
+    def lines(self) -> list[str]:
+        out = [
+            f"shards: {self.shards_total} total, {self.done} done, {self.skipped} skipped (already finished), "
+            f"{len(self.failed)} failed",
+            f"images: {self.images} written, {self.errors} skipped as unreadable; "
+            f"{self.bytes / 1e6:.1f} MB ({self.bytes / max(self.images, 1) / 1e3:.1f} KB/sample); "
+            f"{self.images_per_s:.1f} images/s",
+        ]
+        out += [f"FAILED {name}: {reason}" for name, reason in self.failed]
+        return out
+
+
+def plan(config: PrecomputeConfig) -> list[WorkUnit]:
+    if (config.shards is None) == (config.image_folder is None):
+        raise InputError("give exactly one input: --shards SPEC or --image-folder DIR")
+    if config.shards is not None:
+        return shard_units(config.shards)
+    return folder_units(config.image_folder, config.shard_size)
+
+
+def make_settings(config: PrecomputeConfig, encoder_fingerprint: str) -> BankSettings:
+    if config.image_size < FEATURE_STRIDE or config.image_size % FEATURE_STRIDE:
+        raise InputError(f"--image-size must be a positive multiple of {FEATURE_STRIDE}, got {config.image_size}")
+    if not 1 <= config.jpeg_quality <= 100:
+        raise InputError(f"--jpeg-quality must be in 1..100, got {config.jpeg_quality}")
+    if config.batch_size < 1:
+        raise InputError(f"--batch-size must be at least 1, got {config.batch_size}")
+    content = not config.style_only
+    if content:
+        Codec(config.codec)  # raises on an unknown name
+    return BankSettings(
+        kind="content" if content else "style",
+        encoder_fingerprint=encoder_fingerprint,
+        image_size=config.image_size,
+        codec=config.codec if content else None,
+        jpeg_quality=config.jpeg_quality if content else None,
+        shard_size=config.shard_size if config.image_folder is not None else None,
+    )
+
+
+def prepare_out(out: Path, settings: BankSettings, encoder_source: str) -> None:
+    """Create/check ``out``; refuse a bank with other settings; clear temp files of killed runs."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise InputError(f"{out}: output directory is not writable ({exc.strerror or exc})") from None
+    if (out / BANK_JSON).exists():
+        existing = settings_from_json(read_bank_json(out), str(out / BANK_JSON))
+        diff = existing.differences(settings)
+        if diff:
+            raise BankError(
+                f"{out}: holds a bank made with other settings ({'; '.join(diff)}); use another --out"
+            )
+    else:
+        write_bank_json(out, bank_record(settings, encoder_source))
+    for stale in out.glob(".*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
+def bank_totals(out: Path) -> dict:
+    shards = samples = errors = size = 0
+    for manifest in sorted(out.glob(f"*{MANIFEST_SUFFIX}")):
+        done = completed_tar(manifest)
+        if done is not None:
+            shards += 1
+            samples += done[1].num_samples
+            errors += done[1].num_errors
+            size += done[1].tar_bytes
+    return {"shards": shards, "samples": samples, "errors": errors, "bytes": size}
+
+
+def precompute(config: PrecomputeConfig) -> Summary:
+    """Run the whole job; see the module docstring. Raises InputError/BankError/WeightsError before work."""
+    from sassl.style import load_encoder
+
+    units = plan(config)
+    encoder = load_encoder(config.encoder_weights, allow_random=config.allow_random_weights)
+    settings = make_settings(config, encoder.fingerprint)
+    out = Path(config.out)
+    prepare_out(out, settings, str(config.encoder_weights))
+    summary = Summary(shards_total=len(units))
+    todo = [u for u in units if completed_tar(manifest_path(out / f"{u.name}.tar")) is None]
+    summary.skipped = len(units) - len(todo)
+    start = time.perf_counter()
+    if todo:
+        _run_on_ray(config, settings, todo, out, summary)
+    summary.seconds = time.perf_counter() - start
+    record = bank_record(settings, str(config.encoder_weights), bank_totals(out))
+    write_bank_json(out, record)
+    return summary
+
+
+class _Worker:
+    """Ray actor body: loads the encoder once, then writes whole shards."""
+
+    def __init__(self, config: PrecomputeConfig, settings: BankSettings, threads: int) -> None:
+        import torch
+
+        from sassl.style import load_encoder
+
+        torch.set_num_threads(max(1, threads))
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        encoder = load_encoder(config.encoder_weights, allow_random=config.allow_random_weights)
+        self.shards = ShardEncoder(encoder, settings, device, config.batch_size, threads)
+
+    def run(self, unit: WorkUnit, out: str) -> ShardResult:
+        return self.shards.run(unit, out)
+
+
+def _run_on_ray(config: PrecomputeConfig, settings: BankSettings, todo: list[WorkUnit], out: Path, summary: Summary) -> None:
+    import ray
+
+    started = not ray.is_initialized()
+    if started:
+        kwargs = {"include_dashboard": False, "log_to_driver": True}
+        if config.address is None and not os.environ.get("RAY_ADDRESS"):
+            kwargs["num_cpus"] = config.num_cpus or os.cpu_count() or 1
+        ray.init(address=config.address, **kwargs)
+    try:
+        actors = _start_actors(ray, config, settings)
+        _dispatch(ray, actors, todo, out, summary, config.progress)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _start_actors(ray, config: PrecomputeConfig, settings: BankSettings) -> list:
+    """One actor per GPU in the cluster; without GPUs, ``workers`` CPU actors sharing the CPUs."""
+    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    gpus = int(sum(r.get("GPU", 0) for r in nodes))
+    if gpus:
+        per_gpu = min(int(r.get("CPU", 1) // r["GPU"]) for r in nodes if r.get("GPU"))
+        count, opts, threads = gpus, {"num_gpus": 1, "num_cpus": max(1, per_gpu)}, max(1, per_gpu)
+    else:
+        count = config.workers or 1
+        node_cpus = max(int(r.get("CPU", 1)) for r in nodes)
+        threads = max(1, min(node_cpus, int(sum(r.get("CPU", 1) for r in nodes)) // count))
+        opts = {"num_cpus": threads}
+    cls = ray.remote(max_restarts=3, max_task_retries=3)(_Worker)
+    return [cls.options(**opts).remote(config, settings, threads) for _ in range(count)]
+
+
+def _dispatch(ray, actors: list, todo: list[WorkUnit], out: Path, summary: Summary, progress: bool) -> None:
+    """Keep two shards in flight per actor; record results as they come back."""
+    queue = list(reversed(todo))
+    in_flight: dict = {}
+    idle = [a for a in actors for _ in range(2)]
+    dead: set[int] = set()
+    bar = tqdm(total=len(todo), unit="shard", desc="precompute", disable=not progress, dynamic_ncols=True)
+    start = time.perf_counter()
+    while queue or in_flight:
+        while queue and idle:
+            actor, unit = idle.pop(), queue.pop()
+            in_flight[actor.run.remote(unit, str(out))] = (actor, unit)
+        ready, _ = ray.wait(list(in_flight), num_returns=1)
+        actor, unit = in_flight.pop(ready[0])
+        try:
+            result: ShardResult = ray.get(ready[0])
+        except Exception as exc:  # the actor died for good (restarts used up), or an unexpected error
+            result = ShardResult(unit.name, failed=f"{unit.source}: worker failed ({_first_line(exc)})")
+            if isinstance(exc, ray.exceptions.RayActorError):
+                dead.add(id(actor))
+                idle = [a for a in idle if id(a) not in dead]
+        if id(actor) not in dead:
+            idle.append(actor)
+        if queue and not idle and not in_flight:
+            summary.failed += [(rest.name, "no live workers left") for rest in reversed(queue)]
+            queue.clear()
+        if result.failed:
+            summary.failed.append((result.name, result.failed))
+        else:
+            summary.done += 1
+            summary.images += result.images
+            summary.errors += result.errors
+            summary.bytes += result.bytes
+        bar.update(1)
+        bar.set_postfix(img_s=f"{summary.images / max(time.perf_counter() - start, 1e-9):.1f}", failed=len(summary.failed))
+    bar.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__

@@ -1,0 +1,190 @@
+"""The bank format without Ray: codecs, writer/reader round trip, manifests, verify, refusals."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sassl.bank import BankError, check_encoder, iter_bank_shard, load_style_bank, open_bank
+from sassl.bank.codecs import CODECS, Codec, CodecError, decode_features, encode_batch, npy_bytes
+from sassl.bank.format import BankSettings, bank_record, manifest_path, write_bank_json
+from sassl.bank.inspect import inspect_bank, verify_bank
+from sassl.bank.manifest import read_rows
+from sassl.bank.writer import ShardWriter
+from sassl.precompute.job import PrecomputeConfig, make_settings, prepare_out
+from sassl.precompute.units import InputError, folder_units, shard_units
+
+from bank_helpers import jpeg, write_shard
+
+SHAPE = (512, 2, 2)
+
+
+def relu_feats(b: int = 3) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(b, *SHAPE, generator=g).mul(3).relu()
+
+
+@pytest.mark.parametrize("name", CODECS)
+def test_codec_round_trip_error_is_bounded(name):
+    feats = relu_feats()
+    codec = Codec(name)
+    for f, fields in zip(feats, encode_batch(feats, codec)):
+        back = decode_features(fields, codec, SHAPE, "x")
+        assert back.dtype == np.float32 and back.shape == SHAPE
+        if codec.quantised:  # at most half a quantisation step per channel
+            step = (f.flatten(1).amax(1) - f.flatten(1).amin(1)) / 255
+            assert (torch.from_numpy(back) - f).abs().flatten(1).amax(1).le(step / 2 + 1e-6).all()
+        else:
+            assert torch.allclose(torch.from_numpy(back), f, rtol=1e-3, atol=1e-3)
+
+
+def test_codec_rejects_wrong_shape_and_corrupt_zstd():
+    feats = relu_feats(1)
+    fields = encode_batch(feats, Codec("fp16"))[0]
+    with pytest.raises(CodecError, match="expected float16"):
+        decode_features(fields, Codec("fp16"), (512, 3, 3), "k")
+    z = encode_batch(feats, Codec("int8+zstd"))[0]
+    z["feats.zst"] = z["feats.zst"][:-5]
+    with pytest.raises(CodecError, match="k"):
+        decode_features(z, Codec("int8+zstd"), SHAPE, "k")
+    with pytest.raises(ValueError, match="unknown feature codec"):
+        Codec("bf16")
+
+
+def settings(kind: str = "content", fp: str = "abc", codec: str = "int8+zstd") -> BankSettings:
+    return BankSettings(kind, fp, 16, codec if kind == "content" else None, 95 if kind == "content" else None)
+
+
+def make_bank(root: Path, keys: list[str], codec: str = "int8+zstd") -> tuple[Path, torch.Tensor]:
+    """A content bank written straight through ShardWriter, with one recorded error."""
+    s = settings(codec=codec)
+    write_bank_json(root, bank_record(s, "test"))
+    feats = relu_feats(len(keys))
+    stats = torch.stack([feats.flatten(2).mean(-1), feats.flatten(2).std(-1)], 1).numpy()
+    img = io.BytesIO()
+    from PIL import Image
+
+    Image.new("RGB", (16, 16), (10, 200, 30)).save(img, "JPEG")
+    tar = root / "part-000.tar"
+    with ShardWriter(tar, "test") as w:
+        for i, (k, coded) in enumerate(zip(keys, encode_batch(feats, Codec(codec)))):
+            w.add(k, i if i else None, {**coded, "style.npy": npy_bytes(stats[i]), "jpg": img.getvalue()})
+        w.add_error("broken.key", 7, "broken.key: cannot decode image")
+    return tar, feats
+
+
+def test_writer_reader_round_trip_with_dotted_and_colliding_keys(tmp_path):
+    keys = ["n0144.10026", "n0144_10026", "plain"]
+    tar, feats = make_bank(tmp_path, keys)
+    info = open_bank(tmp_path)
+    assert info.shards == [str(tar)] and info.num_samples == 3 and info.num_errors == 1
+    assert info.feature_shape == SHAPE
+    samples = list(iter_bank_shard(tar, info))
+    assert [s["key"] for s in samples] == ["n0144_10026", "n0144_10026_1", "plain"]
+    assert [s["label"] for s in samples] == [-1, 1, 2]
+    assert samples[0]["image"].shape == (3, 16, 16) and samples[0]["image"].dtype == torch.uint8
+    assert torch.allclose(torch.stack([s["feats"] for s in samples]), feats, atol=0.05)
+    rows = read_rows(manifest_path(tar)).to_pylist()
+    assert [r["orig_key"] for r in rows] == keys + ["broken.key"]
+    assert rows[-1]["key"] is None and "cannot decode" in rows[-1]["error"]
+    mean, std = load_style_bank(tmp_path)
+    assert mean.shape == (3, 512) and torch.equal(mean[2], samples[2]["style_mean"])
+
+
+def test_output_is_deterministic(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    ta, _ = make_bank(a, ["x", "y"])
+    tb, _ = make_bank(b, ["x", "y"])
+    assert ta.read_bytes() == tb.read_bytes()
+
+
+def test_shard_without_manifest_is_invisible_and_verify_finds_corruption(tmp_path):
+    tar, _ = make_bank(tmp_path, ["a", "b"])
+    (tmp_path / "part-001.tar").write_bytes(tar.read_bytes())  # finished tar, no manifest yet
+    assert open_bank(tmp_path).shards == [str(tar)]
+    assert verify_bank(tmp_path).ok
+    data = bytearray(tar.read_bytes())
+    data[700] ^= 0xFF  # inside the first sample's members
+    tar.write_bytes(bytes(data))
+    result = verify_bank(tmp_path)
+    assert not result.ok and "fails its checksum" in result.problems[0]
+    report = inspect_bank(tmp_path)
+    assert any("part-001.tar" in line for line in report.lines) and report.errors[0][1] == "broken.key"
+
+
+def test_reader_refuses_unknown_members_and_truncated_shards(tmp_path):
+    tar, _ = make_bank(tmp_path, ["a", "b"])
+    info = open_bank(tmp_path)
+    evil = tmp_path / "evil.tar"
+    with tarfile.open(evil, "w") as t:
+        info_ = tarfile.TarInfo("a.pyd")
+        info_.size = 4
+        t.addfile(info_, io.BytesIO(b"\x80\x04N."))
+    with pytest.raises(BankError, match="pyd"):
+        list(iter_bank_shard(evil, info))
+    cut = tmp_path / "cut.tar"
+    cut.write_bytes(tar.read_bytes()[:1500])
+    with pytest.raises(BankError, match="cut.tar"):
+        list(iter_bank_shard(cut, info))
+
+
+def test_check_encoder(tmp_path):
+    make_bank(tmp_path, ["a"])
+    info = open_bank(tmp_path)
+    check_encoder(info, "abc")
+    with pytest.raises(BankError, match="decoder expects encoder zzz"):
+        check_encoder(info, "zzz")
+    with pytest.warns(UserWarning, match="cannot check"):
+        check_encoder(info, None)
+
+
+def test_open_bank_refusals(tmp_path):
+    with pytest.raises(BankError, match="not found"):
+        open_bank(tmp_path / "nope")
+    with pytest.raises(BankError, match="bank.json"):
+        open_bank(tmp_path)
+    (tmp_path / "bank.json").write_text('{"version": 99}')
+    with pytest.raises(BankError, match="version 99"):
+        open_bank(tmp_path)
+
+
+def test_rerun_with_other_settings_or_bad_inputs_is_refused_before_work(tmp_path):
+    out = tmp_path / "bank"
+    prepare_out(out, settings(), "test")
+    (out / ".part-000.tar.x1y2.tmp").write_bytes(b"partial")
+    prepare_out(out, settings(), "test")  # same settings: accepted, stale temp removed
+    assert not list(out.glob(".*.tmp"))
+    with pytest.raises(BankError, match="codec: 'int8\\+zstd' != 'fp16'"):
+        prepare_out(out, settings(codec="fp16"), "test")
+    with pytest.raises(BankError, match="encoder_fingerprint"):
+        prepare_out(out, settings(fp="other"), "test")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="not writable"):
+        prepare_out(tmp_path / "file" / "bank", settings(), "test")
+    with pytest.raises(InputError, match="not found"):
+        shard_units(str(tmp_path / "missing-{0..2}.tar"))
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    write_shard(a / "s.tar", ["k"]), write_shard(b / "s.tar", ["k"])
+    with pytest.raises(InputError, match="both write s.tar"):
+        shard_units([str(a / "s.tar"), str(b / "s.tar")])
+    with pytest.raises(InputError, match="multiple of 8"):
+        make_settings(PrecomputeConfig(out=str(out), shards="x", image_size=30), "abc")
+
+
+def test_folder_units_are_stable_chunks(tmp_path):
+    root = tmp_path / "paintings"
+    root.mkdir()
+    for i in range(5):
+        (root / f"p.{i}.jpg").write_bytes(jpeg(i))
+    units = folder_units(root, 2)
+    assert [u.name for u in units] == ["paintings-000000", "paintings-000001", "paintings-000002"]
+    assert [s.key for s in units[0].samples()] == ["p.0", "p.1"]
+    with pytest.raises(InputError, match="not found"):
+        folder_units(tmp_path / "missing", 2)
