@@ -4,10 +4,13 @@ Ratios measured in one run on one device:
 1. Encoder-only forward (images already decoded, resized and on the device) vs the shard worker
    (read tar, decode, resize, JPEG, encode, codec, write tar + manifest) vs the full Ray job
    (including Ray start-up). The worker/encoder ratio is the I/O + decode overhead.
-2. Per codec: bytes per sample (whole sample: JPEG + features + stats) and PSNR of the decoded
-   stylisation decoder(AdaIN(f_codec, z)) against decoder(AdaIN(f_fp32, z)), with z the style
-   statistics blended at alpha = 0.3 (the top of SASSL's range) with another image's. PSNR's peak is
-   the fp32 output's own range (max - min), so it does not depend on the decoder's output scale.
+2. Per codec: bytes per sample (whole sample: JPEG + features + stats + label + tar headers, the
+   codec-independent parts measured on the bank the job wrote), PSNR (mean and worst image) of the
+   decoded stylisation decoder(AdaIN(f_codec, z)) against decoder(AdaIN(f_fp32, z)), with z the style
+   statistics blended at alpha = 0.3 (the top of SASSL's range) with another image's, and encode /
+   decode speed in MB/s of fp32 features. PSNR's peak is the fp32 output's own range (max - min), so
+   it does not depend on the decoder's output scale. The default codec is also timed at other zstd
+   levels, and the smallest codec passing the size budget and PSNR floors is named.
 
 Images: the two scikit-learn sample photographs, cut into random crops of random scale (no data
 set can be downloaded here). Weights: whatever --encoder-weights/--decoder-weights give; with
@@ -26,14 +29,15 @@ import os
 import tarfile
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from sassl.bank.codecs import CODECS, Codec, decode_features, encode_batch
-from sassl.bank.format import BankSettings
+from sassl.bank.codecs import CODECS, DEFAULT_CODEC, ZSTD_LEVEL, Codec, decode_features, encode_batch
+from sassl.bank.format import BankSettings, manifest_path
 from sassl.precompute.job import PrecomputeConfig, precompute
 from sassl.precompute.shard import ShardEncoder
 from sassl.precompute.units import shard_units
@@ -113,27 +117,91 @@ def psnr(ref: torch.Tensor, test: torch.Tensor) -> torch.Tensor:
     return 10 * torch.log10(peak.pow(2) / mse.clamp_min(1e-20))
 
 
-def codec_table(encoder, decoder, pixels: torch.Tensor, jpeg_bytes: float, device: torch.device) -> list[tuple]:
-    """Per codec: mean bytes/sample, mean feature bytes, mean and worst PSNR of the stylisation."""
+@dataclass(frozen=True)
+class CodecRow:
+    """One codec's measurements; sizes in bytes per sample, speeds in MB/s of fp32 features."""
+
+    name: str
+    zstd_level: int
+    total_bytes: float  # every member of a sample plus its tar headers
+    feature_bytes: float
+    psnr_mean: float
+    psnr_worst: float
+    target_psnr: float  # PSNR of the AdaIN target itself (decoder-independent)
+    encode_mbs: float
+    decode_mbs: float
+
+
+@dataclass(frozen=True)
+class SampleSizes:
+    """Per-sample sizes from the written bank that do not depend on the codec."""
+
+    other_members: float  # JPEG + style stats + label
+    header_per_member: float  # tar header + padding bytes per member
+    jpeg: float
+
+
+def sample_sizes(info) -> SampleSizes:
+    """Measure the codec-independent part of a sample and the tar overhead on the bank just written."""
+    from sassl.bank.manifest import read_rows
+
+    feature_fields = set(Codec(info.codec).fields)
+    other, jpeg, members, member_bytes = [], [], 0, 0
+    for shard in info.shards:
+        with tarfile.open(shard) as tar:
+            for m in tar:
+                members += 1
+                member_bytes += m.size
+                if m.name.partition(".")[2] not in feature_fields:
+                    other.append(m.size)
+                if m.name.endswith(".jpg"):
+                    jpeg.append(m.size)
+    on_disk = sum(int(x) for shard in info.shards for x in read_rows(manifest_path(shard)).column("size").drop_null().to_pylist())
+    return SampleSizes(sum(other) / info.num_samples, (on_disk - member_bytes) / members, float(np.mean(jpeg)))
+
+
+def codec_rows(encoder, decoder, pixels: torch.Tensor, sizes: SampleSizes, device: torch.device, zstd_levels: list[int]) -> tuple[list[CodecRow], float]:
+    """Per codec (and per extra zstd level for the default): bytes, stylisation PSNR, encode/decode speed.
+
+    Encode time covers quantisation + compression of the batch; decode time is the reader's
+    per-sample ``decode_features`` on the CPU. Both are reported as MB/s of fp32 features.
+    """
     enc, dec = encoder.to(device), decoder.to(device)
+    runs = [(name, ZSTD_LEVEL) for name in CODECS] + [(DEFAULT_CODEC, lvl) for lvl in zstd_levels if lvl != ZSTD_LEVEL]
     with torch.inference_mode():
         f = enc(pixels.to(device).float().div(255))
+        shape, fp32_mb = tuple(f.shape[1:]), f[0].numel() * 4 / 1e6
         mean, std = style_stats(f)
         perm = torch.roll(torch.arange(len(f)), 1)
         z = blend_stats((mean, std), (mean[perm], std[perm]), torch.full((len(f),), 0.3, device=device))
         ref = dec(adain(f, *z))
         sparsity = (f == 0).float().mean().item()
         rows = []
-        for name in CODECS:
+        for name, level in runs:
             codec = Codec(name)
-            coded = encode_batch(f, codec)
-            nbytes = np.mean([sum(len(v) for v in c.values()) for c in coded])
-            fq = torch.stack([torch.from_numpy(decode_features(c, codec, tuple(f.shape[1:]), "bench")) for c in coded]).to(device)
+            start = time.perf_counter()
+            coded = encode_batch(f, codec, zstd_level=level)
+            encode_s = time.perf_counter() - start
+            start = time.perf_counter()
+            decoded = [decode_features(c, codec, shape, "bench") for c in coded]
+            decode_s = time.perf_counter() - start
+            fq = torch.stack([torch.from_numpy(d) for d in decoded]).to(device)
             t_q = adain(fq, *z)
             p = psnr(ref, dec(t_q))
             pt = psnr(adain(f, *z).flatten(1), t_q.flatten(1))
-            rows.append((name, nbytes + jpeg_bytes + 2 * 512 * 4 + 128, nbytes, p.mean().item(), p.min().item(), pt.mean().item()))
+            feature_bytes = float(np.mean([sum(len(v) for v in c.values()) for c in coded]))
+            headers = sizes.header_per_member * (len(codec.fields) + 3)  # + jpg, style.npy, cls
+            rows.append(CodecRow(name, level, sizes.other_members + feature_bytes + headers, feature_bytes,
+                                 p.mean().item(), p.min().item(), pt.mean().item(),
+                                 len(f) * fp32_mb / encode_s, len(f) * fp32_mb / decode_s))
     return rows, sparsity
+
+
+def rule_pick(rows: list[CodecRow], max_kb: float, min_worst: float, min_mean: float) -> str | None:
+    """The smallest codec (at the banks' zstd level) within the size budget and both PSNR floors."""
+    ok = [r for r in rows if r.zstd_level == ZSTD_LEVEL and r.total_bytes <= max_kb * 1e3
+          and r.psnr_worst >= min_worst and r.psnr_mean >= min_mean]
+    return min(ok, key=lambda r: r.total_bytes).name if ok else None
 
 
 def main() -> None:
@@ -145,6 +213,10 @@ def main() -> None:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--encoder-weights", default="random")
     ap.add_argument("--decoder-weights", default="random", help="decoder file, or random (He-initialised)")
+    ap.add_argument("--zstd-levels", type=int, nargs="*", default=[1, 9], help="extra zstd levels to time for the default codec")
+    ap.add_argument("--max-kb", type=float, default=200.0, help="size budget per sample for the codec rule")
+    ap.add_argument("--min-worst-db", type=float, default=38.0, help="worst-case PSNR floor (35 dB goal + margin)")
+    ap.add_argument("--min-mean-db", type=float, default=40.0, help="mean PSNR floor for the codec rule")
     args = ap.parse_args()
     if args.quick:
         args.images, args.batch_size = 24, 8
@@ -158,7 +230,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         spec = write_shards(jpegs, tmp, per_shard=max(args.batch_size, args.images // 4))
-        settings = BankSettings("content", encoder.fingerprint, S, "int8+zstd", 95)
+        settings = BankSettings("content", encoder.fingerprint, S, DEFAULT_CODEC, 95)
         worker = ShardEncoder(encoder, settings, device, args.batch_size, threads=os.cpu_count() or 1)
         (tmp / "w").mkdir()
         start = time.perf_counter()
@@ -175,30 +247,30 @@ def main() -> None:
         info = open_bank(tmp / "bank")
         samples = [s for shard in info.shards for s in iter_bank_shard(shard, info)]
         pixels = torch.stack([s["image"] for s in samples])
-        jpeg_bytes = np.mean([len(b) for b in _canonical_jpegs(info)])
+        sizes = sample_sizes(info)
 
     enc_ips = encoder_only(encoder, pixels, args.batch_size, device)
     n_codec = min(len(pixels), 32)
-    rows, sparsity = codec_table(encoder, decoder, pixels[:n_codec], jpeg_bytes, device)
+    rows, sparsity = codec_rows(encoder, decoder, pixels[:n_codec], sizes, device, args.zstd_levels)
 
     print(f"\n## precompute benchmark ({device}, {S} px, {len(pixels)} images, batch {args.batch_size}, "
           f"encoder {args.encoder_weights}, decoder {args.decoder_weights}, {os.cpu_count()} CPUs)\n")
     print("| path | images/s | ratio to encoder-only |\n|---|---:|---:|")
     for name, ips in (("encoder forward only", enc_ips), ("shard worker (no Ray)", worker_ips), ("full Ray job incl. start-up", job_ips)):
         print(f"| {name} | {ips:.2f} | {ips / enc_ips:.2f} |")
-    print(f"\nrelu4_1 zeros (ReLU sparsity): {100 * sparsity:.1f}%; canonical JPEG q95: {jpeg_bytes / 1e3:.1f} KB\n")
-    print("| codec | KB/sample (all members) | KB features | stylisation PSNR mean (dB) | worst (dB) | AdaIN-target PSNR (dB) |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, total, feats, pmean, pmin, ptarget in rows:
-        print(f"| {name} | {total / 1e3:.1f} | {feats / 1e3:.1f} | {pmean:.1f} | {pmin:.1f} | {ptarget:.1f} |")
-
-
-def _canonical_jpegs(info) -> list[bytes]:
-    out = []
-    for shard in info.shards:
-        with tarfile.open(shard) as tar:
-            out += [tar.extractfile(m).read() for m in tar if m.name.endswith(".jpg")]
-    return out
+    print(f"\nrelu4_1 zeros (ReLU sparsity): {100 * sparsity:.1f}%; canonical JPEG q95: {sizes.jpeg / 1e3:.1f} KB; "
+          f"tar headers {sizes.header_per_member:.0f} B/member; PSNR over {n_codec} images\n")
+    print("| codec | zstd level | KB/sample (all members) | KB features | stylisation PSNR mean (dB) | worst (dB) "
+          "| AdaIN-target PSNR (dB) | encode MB/s | decode MB/s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r.name}{' (default)' if r.name == DEFAULT_CODEC and r.zstd_level == ZSTD_LEVEL else ''} | "
+              f"{r.zstd_level if Codec(r.name).zstd else '-'} | {r.total_bytes / 1e3:.1f} | {r.feature_bytes / 1e3:.1f} | "
+              f"{r.psnr_mean:.1f} | {r.psnr_worst:.1f} | {r.target_psnr:.1f} | {r.encode_mbs:.0f} | {r.decode_mbs:.0f} |")
+    pick = rule_pick(rows, args.max_kb, args.min_worst_db, args.min_mean_db)
+    print(f"\nMB/s are of fp32 features ({4 * np.prod(info.feature_shape) / 1e6:.2f} MB/sample), "
+          f"one process on {device}. Smallest codec with <= {args.max_kb:.0f} KB/sample, worst >= {args.min_worst_db:.0f} dB "
+          f"and mean >= {args.min_mean_db:.0f} dB: {pick or 'none'} (DEFAULT_CODEC is {DEFAULT_CODEC}).")
 
 
 if __name__ == "__main__":

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import tarfile
 from pathlib import Path
 
 import numpy as np
+import pyarrow
 import pytest
 import torch
+from PIL import Image
 
 from sassl.bank import BankError, check_encoder, iter_bank_shard, load_style_bank, open_bank
-from sassl.bank.codecs import CODECS, Codec, CodecError, decode_features, encode_batch, npy_bytes
-from sassl.bank.format import BankSettings, bank_record, manifest_path, write_bank_json
+from sassl.bank.codecs import CODECS, DEFAULT_CODEC, Codec, CodecError, decode_features, encode_batch, npy_bytes
+from sassl.bank.format import DEFAULT_JPEG_QUALITY, BankSettings, bank_record, manifest_path, write_bank_json
 from sassl.bank.inspect import inspect_bank, verify_bank
 from sassl.bank.manifest import read_rows
 from sassl.bank.writer import ShardWriter
 from sassl.precompute.job import PrecomputeConfig, make_settings, prepare_out
+from sassl.precompute.shard import prepare
 from sassl.precompute.units import InputError, folder_units, shard_units
 
 from bank_helpers import jpeg, write_shard
@@ -36,9 +40,10 @@ def test_codec_round_trip_error_is_bounded(name):
     for f, fields in zip(feats, encode_batch(feats, codec)):
         back = decode_features(fields, codec, SHAPE, "x")
         assert back.dtype == np.float32 and back.shape == SHAPE
-        if codec.quantised:  # at most half a quantisation step per channel
-            step = (f.flatten(1).amax(1) - f.flatten(1).amin(1)) / 255
-            assert (torch.from_numpy(back) - f).abs().flatten(1).amax(1).le(step / 2 + 1e-6).all()
+        if codec.quantised:  # at most half a quantisation step per channel, at most 2**bits values
+            step = (f.flatten(1).amax(1) - f.flatten(1).amin(1)) / codec.levels
+            assert (torch.from_numpy(back) - f).abs().flatten(1).amax(1).le(step / 2 + 1e-5).all()
+            assert max(len(np.unique(channel)) for channel in back) <= codec.levels + 1
         else:
             assert torch.allclose(torch.from_numpy(back), f, rtol=1e-3, atol=1e-3)
 
@@ -54,6 +59,52 @@ def test_codec_rejects_wrong_shape_and_corrupt_zstd():
         decode_features(z, Codec("int8+zstd"), SHAPE, "k")
     with pytest.raises(ValueError, match="unknown feature codec"):
         Codec("bf16")
+
+
+@pytest.mark.parametrize("name", [c for c in CODECS if c.startswith("int") and not c.startswith("int8")])
+def test_low_bit_codec_rejects_corrupt_members(name):
+    codec = Codec(name)
+    fields = encode_batch(relu_feats(1), codec)[0]
+    truncated = {**fields, "feats.zst": fields["feats.zst"][:-5]}
+    with pytest.raises(CodecError, match="k"):
+        decode_features(truncated, codec, SHAPE, "k")
+    out_of_range = np.full(SHAPE, codec.levels + 1, np.uint8)  # a valid zstd frame holding impossible codes
+    bad = {**fields, "feats.zst": pyarrow.Codec("zstd").compress(out_of_range.tobytes(), asbytes=True)}
+    with pytest.raises(CodecError, match=f"k: feature codes exceed {codec.levels}"):
+        decode_features(bad, codec, SHAPE, "k")
+    with pytest.raises(CodecError, match="missing feature member"):
+        decode_features({"feats.zst": fields["feats.zst"]}, codec, SHAPE, "k")
+
+
+def test_default_codec_meets_the_size_goal_on_the_benchmark_photos(tmp_path):
+    """<= 200 KB per 224 px sample on disk (JPEG + features + stats + label + tar headers).
+
+    The data are those of bench/precompute.py: crops of the scikit-learn sample photos through the
+    real preparation path (canonical JPEG q95) and the random VGG, the only weights available offline.
+    """
+    from sklearn.datasets import load_sample_images
+
+    from sassl.precompute.shard import ShardEncoder
+    from sassl.sources import RawSample
+    from sassl.style import load_encoder
+
+    with pytest.warns(UserWarning):
+        encoder = load_encoder("random", allow_random=True)
+    s = BankSettings("content", encoder.fingerprint, 224, DEFAULT_CODEC, DEFAULT_JPEG_QUALITY)
+    raws = []
+    for i, photo in enumerate(load_sample_images().images):
+        for j, (y, x, side) in enumerate([(0, 0, 427), (100, 200, 300)]):
+            buf = io.BytesIO()
+            Image.fromarray(photo[y : y + side, x : x + side]).save(buf, "JPEG", quality=90)
+            raws.append(RawSample(f"p{i}.{j}", buf.getvalue(), "jpg", i, "photos"))
+    worker = ShardEncoder(encoder, s, "cpu", batch_size=4, threads=1)
+    batch = [prepare(r, s.image_size, s.jpeg_quality) for r in raws]
+    tar = tmp_path / "photos.tar"
+    with ShardWriter(tar, "photos") as w:
+        for raw, fields in zip(raws, worker.encode(batch)):
+            w.add(raw.key, raw.label, fields)
+    sizes = read_rows(manifest_path(tar)).column("size").to_pylist()
+    assert len(sizes) == 4 and max(sizes) <= 200_000
 
 
 def settings(kind: str = "content", fp: str = "abc", codec: str = "int8+zstd") -> BankSettings:
@@ -152,6 +203,17 @@ def test_open_bank_refusals(tmp_path):
     (tmp_path / "bank.json").write_text('{"version": 99}')
     with pytest.raises(BankError, match="version 99"):
         open_bank(tmp_path)
+
+
+def test_version_1_bank_is_read_but_not_resumed(tmp_path):
+    """Version 2 only added codecs, so version-1 banks stay readable; writing into one is refused."""
+    tar, feats = make_bank(tmp_path, ["a", "b"])
+    write_bank_json(tmp_path, bank_record(dataclasses.replace(settings(), version=1), "test"))
+    info = open_bank(tmp_path)
+    assert info.version == 1 and info.shards == [str(tar)]
+    assert torch.allclose(torch.stack([s["feats"] for s in iter_bank_shard(tar, info)]), feats, atol=0.05)
+    with pytest.raises(BankError, match="version: 1 != 2"):
+        prepare_out(tmp_path, settings(), "test")
 
 
 def test_rerun_with_other_settings_or_bad_inputs_is_refused_before_work(tmp_path):

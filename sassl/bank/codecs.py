@@ -1,7 +1,7 @@
 """Feature codecs: how relu4_1 content features are stored per sample.
 
 The codec decides whether training is I/O bound (a 224 px sample is 512 x 28 x 28 features: 784 KiB
-in fp16), so it is a bank setting recorded in ``bank.json``. Four codecs:
+in fp16), so it is a bank setting recorded in ``bank.json``. Codecs:
 
 - ``fp16``: half precision, member ``feats.npy``.
 - ``int8``: 8-bit per-channel affine quantisation ``x ~ lo[c] + q * scale[c]`` with ``q`` in
@@ -11,6 +11,14 @@ in fp16), so it is a bank setting recorded in ``bank.json``. Four codecs:
   dependency). The compressed member ``feats.zst`` holds the raw C-order array bytes; its shape and
   dtype follow from the bank's ``feature_shape`` and codec, so nothing but bytes is stored.
   zstd is where ReLU sparsity pays: runs of zeros compress to almost nothing.
+- ``int6+zstd`` / ``int5+zstd`` / ``int4+zstd``: the same quantiser with ``2**bits - 1`` steps, codes
+  still stored one per byte. No bit packing: zstd's entropy stage drops the unused high bits by
+  itself, and byte-aligned codes keep decoding a plain ``frombuffer``. Without zstd fewer bits would
+  save nothing, so these exist only with it. Fewer levels trade the stylisation's PSNR headroom for
+  bytes; ``bench/precompute.py`` measures the trade and chose :data:`DEFAULT_CODEC`.
+
+Square-root companding of the long-tailed ReLU activations was measured too and lost to the
+linear quantiser at every bit width (random weights), so it is not offered.
 
 Encoding is batched (quantisation runs on the encoder's device); decoding is per sample on the
 reader's CPU. Only ``.npy`` with ``allow_pickle=False`` and raw bytes are produced or accepted.
@@ -24,8 +32,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-CODECS = ("fp16", "int8", "fp16+zstd", "int8+zstd")
-DEFAULT_CODEC = "int8+zstd"
+CODECS = ("fp16", "int8", "fp16+zstd", "int8+zstd", "int6+zstd", "int5+zstd", "int4+zstd")
+DEFAULT_CODEC = "int4+zstd"
+# Higher levels shrink the features by a few percent at several times the encode cost, and zstd
+# decodes any level at the same speed; the level is not recorded because decoding does not need it.
 ZSTD_LEVEL = 3
 
 
@@ -35,7 +45,7 @@ class CodecError(ValueError):
 
 @dataclass(frozen=True)
 class Codec:
-    """A parsed codec name: the element type and whether zstd is applied."""
+    """A parsed codec name: the element type, the quantiser's bit width and whether zstd is applied."""
 
     name: str
 
@@ -45,7 +55,17 @@ class Codec:
 
     @property
     def quantised(self) -> bool:
-        return self.name.startswith("int8")
+        return self.name.startswith("int")
+
+    @property
+    def bits(self) -> int | None:
+        """Bits per quantised code (stored one code per byte), None for fp16."""
+        return int(self.name[3]) if self.quantised else None
+
+    @property
+    def levels(self) -> int:
+        """Largest code: ``2**bits - 1`` quantisation steps span each channel's [min, max]."""
+        return (1 << self.bits) - 1
 
     @property
     def zstd(self) -> bool:
@@ -76,13 +96,13 @@ def load_npy(data: bytes, name: str) -> np.ndarray:
         raise CodecError(f"{name}: not a readable .npy member ({exc})") from None
 
 
-def quantise(feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, C, H, W) float -> (uint8 codes, (B, 2, C) float32 ``[lo; scale]``), per sample and channel."""
+def quantise(feats: torch.Tensor, levels: int = 255) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, C, H, W) float -> (uint8 codes in 0..levels, (B, 2, C) float32 ``[lo; scale]``), per sample and channel."""
     flat = feats.float().flatten(2)
     lo = flat.amin(-1)
-    scale = (flat.amax(-1) - lo) / 255.0
+    scale = (flat.amax(-1) - lo) / levels
     scale = torch.where(scale > 0, scale, torch.ones_like(scale))  # constant channel: codes are all 0
-    codes = ((flat - lo[..., None]) / scale[..., None]).round_().clamp_(0, 255).to(torch.uint8)
+    codes = ((flat - lo[..., None]) / scale[..., None]).round_().clamp_(0, levels).to(torch.uint8)
     return codes.view_as(feats), torch.stack([lo, scale], 1)
 
 
@@ -92,14 +112,17 @@ def dequantise(codes: np.ndarray, qparams: np.ndarray) -> np.ndarray:
     return codes.astype(np.float32) * scale[:, None, None] + lo[:, None, None]
 
 
-def encode_batch(feats: torch.Tensor, codec: Codec) -> list[dict[str, bytes]]:
-    """Encode (B, C, H, W) features into one ``{field: bytes}`` dict per sample."""
+def encode_batch(feats: torch.Tensor, codec: Codec, zstd_level: int = ZSTD_LEVEL) -> list[dict[str, bytes]]:
+    """Encode (B, C, H, W) features into one ``{field: bytes}`` dict per sample.
+
+    ``zstd_level`` exists for the benchmark's level comparison; banks are written at :data:`ZSTD_LEVEL`.
+    """
     if codec.quantised:
-        codes, qparams = quantise(feats)
+        codes, qparams = quantise(feats, codec.levels)
         arrays, extra = codes.cpu().numpy(), qparams.cpu().numpy()
     else:
         arrays, extra = feats.to(torch.float16).cpu().numpy(), None
-    zstd = _zstd() if codec.zstd else None
+    zstd = _zstd(zstd_level) if codec.zstd else None
     out = []
     for i, arr in enumerate(arrays):
         sample = {codec.fields[0]: zstd.compress(arr.tobytes(), asbytes=True) if zstd else npy_bytes(arr)}
@@ -132,13 +155,15 @@ def decode_features(fields: dict[str, bytes], codec: Codec, shape: tuple[int, in
             )
     if not codec.quantised:
         return arr.astype(np.float32)
+    if codec.levels < 255 and arr.max(initial=0) > codec.levels:  # a valid zstd frame of wrong codes
+        raise CodecError(f"{name}: feature codes exceed {codec.levels}, the largest {codec.name} code")
     qparams = load_npy(fields["qparams.npy"], f"{name}.qparams.npy")
     if qparams.shape != (2, shape[0]):
         raise CodecError(f"{name}: qparams shape {qparams.shape}, expected (2, {shape[0]})")
     return dequantise(arr, qparams)
 
 
-def _zstd():
+def _zstd(level: int = ZSTD_LEVEL):
     import pyarrow
 
-    return pyarrow.Codec("zstd", compression_level=ZSTD_LEVEL)
+    return pyarrow.Codec("zstd", compression_level=level)

@@ -3,7 +3,7 @@
 A bank directory holds ``bank.json`` (settings + totals), and per finished input shard
 ``NAME.tar`` plus ``NAME.manifest.parquet``. The manifest is written last and is the "done"
 marker: readers list only shards that have one. Temp files start with ``.`` and end in ``.tmp``.
-Version 1 is documented in ``docs/bank-format.md``; bump :data:`FORMAT_VERSION` on any change.
+The current version is documented in ``docs/bank-format.md``; bump :data:`FORMAT_VERSION` on any change.
 """
 
 from __future__ import annotations
@@ -14,7 +14,11 @@ import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Version 2 only added codecs (int6/int5/int4+zstd), so every version-1 bank is a valid version-2 bank
+# and stays readable. Writing always uses FORMAT_VERSION: resuming a version-1 bank is refused as a
+# settings difference, so one bank never mixes versions.
+READABLE_VERSIONS = (1, 2)
 BANK_JSON = "bank.json"
 MANIFEST_SUFFIX = ".manifest.parquet"
 KINDS = ("content", "style")
@@ -80,9 +84,10 @@ def read_bank_json(bank_dir: str | Path) -> dict:
         raise BankError(f"{path}: unreadable bank description ({exc})") from None
     if not isinstance(record, dict):
         raise BankError(f"{path}: unreadable bank description (not a JSON object)")
-    if record.get("version") != FORMAT_VERSION:
+    if record.get("version") not in READABLE_VERSIONS:
         raise BankError(
-            f"{path}: bank format version {record.get('version')!r}; this sassl reads version {FORMAT_VERSION}"
+            f"{path}: bank format version {record.get('version')!r}; this sassl reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}"
         )
     return record
 

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sassl.atomic import atomic_open
-from sassl.bank.format import FORMAT_VERSION, PUBLISHED_MODE, BankError
+from sassl.bank.format import FORMAT_VERSION, PUBLISHED_MODE, READABLE_VERSIONS, BankError
 
 SCHEMA = pa.schema(
     [
@@ -86,6 +86,6 @@ def completed_tar(manifest: Path) -> tuple[Path, ShardMeta] | None:
     except BankError:
         return None
     tar = manifest.with_name(meta.tar_name)
-    if meta.version != FORMAT_VERSION or not tar.is_file() or tar.stat().st_size != meta.tar_bytes:
+    if meta.version not in READABLE_VERSIONS or not tar.is_file() or tar.stat().st_size != meta.tar_bytes:
         return None
     return tar, meta

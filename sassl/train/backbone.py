@@ -1,7 +1,8 @@
 """Backbones for pretraining and evaluation, and the part of a checkpoint evaluation reads.
 
 A pretraining checkpoint is a dict that loads with ``torch.load(..., weights_only=True)`` and holds
-at least ``backbone`` ({"arch": str, "small_stem": bool}) and ``backbone_state`` (the backbone's
+at least ``backbone`` ({"arch": str, "small_stem": bool, "input_mean"/"input_std": the input
+normalisation the backbone was trained with}) and ``backbone_state`` (the backbone's
 state dict, classifier removed). Evaluation needs nothing else, so it never depends on the method.
 """
 
@@ -17,6 +18,9 @@ from torch import nn
 from sassl.style.weights import WeightsError, load_into
 
 ARCHS = ("resnet18", "resnet50")
+# Backbones see ImageNet-normalised inputs; the checkpoint records it so evaluation does the same.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def build_backbone(arch: str = "resnet50", small_stem: bool = False) -> tuple[nn.Module, int]:
@@ -38,7 +42,12 @@ def build_backbone(arch: str = "resnet50", small_stem: bool = False) -> tuple[nn
 def backbone_record(arch: str, small_stem: bool, backbone: nn.Module) -> dict[str, Any]:
     """The checkpoint entries evaluation needs (merge them into the trainer's checkpoint dict)."""
     return {
-        "backbone": {"arch": arch, "small_stem": bool(small_stem)},
+        "backbone": {
+            "arch": arch,
+            "small_stem": bool(small_stem),
+            "input_mean": list(IMAGENET_MEAN),
+            "input_std": list(IMAGENET_STD),
+        },
         "backbone_state": {k: v.detach().cpu() for k, v in backbone.state_dict().items()},
     }
 
