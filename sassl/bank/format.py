@@ -9,7 +9,6 @@ The current version is documented in ``docs/bank-format.md``; bump :data:`FORMAT
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -27,7 +26,6 @@ FEATURE_CHANNELS = 512
 FEATURE_STRIDE = 8
 DEFAULT_IMAGE_SIZE = 224
 DEFAULT_JPEG_QUALITY = 95
-PUBLISHED_MODE = 0o644  # bank files are shared read-only data (mkstemp would leave 0600)
 
 # Member fields (the part of a member name after ``key.``) each kind may contain. Nothing else is
 # read, and nothing here unpickles: .npy is loaded with allow_pickle=False, the rest is bytes.
@@ -102,11 +100,10 @@ def bank_record(settings: BankSettings, encoder_source: str, totals: dict | None
 
 
 def write_bank_json(bank_dir: str | Path, record: dict) -> None:
-    """Write ``bank.json`` atomically and world-readable."""
+    """Write ``bank.json`` atomically."""
     from sassl.atomic import atomic_open
 
     with atomic_open(Path(bank_dir) / BANK_JSON, "w") as f:
-        os.fchmod(f.fileno(), PUBLISHED_MODE)
         f.write(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 

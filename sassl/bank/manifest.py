@@ -10,7 +10,6 @@ so that listing a bank reads only parquet footers.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sassl.atomic import atomic_open
-from sassl.bank.format import FORMAT_VERSION, PUBLISHED_MODE, READABLE_VERSIONS, BankError
+from sassl.bank.format import FORMAT_VERSION, READABLE_VERSIONS, BankError
 
 SCHEMA = pa.schema(
     [
@@ -52,7 +51,6 @@ def write_manifest(path: Path, rows: list[dict], meta: ShardMeta) -> None:
     table = pa.Table.from_pylist(rows, schema=SCHEMA)
     table = table.replace_schema_metadata({_META_KEY: json.dumps(meta.__dict__).encode()})
     with atomic_open(path, "wb") as f:
-        os.fchmod(f.fileno(), PUBLISHED_MODE)
         pq.write_table(table, f)
 
 

@@ -11,13 +11,12 @@ manifest written (also atomically), which marks the shard done.
 from __future__ import annotations
 
 import hashlib
-import os
 import tarfile
 from pathlib import Path
 from typing import Mapping
 
 from sassl.atomic import atomic_open
-from sassl.bank.format import LABEL_FIELD, PUBLISHED_MODE, KeyAllocator, manifest_path
+from sassl.bank.format import LABEL_FIELD, KeyAllocator, manifest_path
 from sassl.bank.manifest import ShardMeta, write_manifest
 
 _BLOCK = tarfile.BLOCKSIZE
@@ -55,7 +54,6 @@ class ShardWriter:
 
     def __enter__(self) -> "ShardWriter":
         self._file = self._ctx.__enter__()
-        os.fchmod(self._file.fileno(), PUBLISHED_MODE)
         return self
 
     def add(self, orig_key: str, label: int | None, fields: Mapping[str, bytes]) -> str:
