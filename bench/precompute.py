@@ -41,7 +41,7 @@ from sassl.bank.format import BankSettings, manifest_path
 from sassl.precompute.job import PrecomputeConfig, precompute
 from sassl.precompute.shard import ShardEncoder
 from sassl.precompute.units import shard_units
-from sassl.style import Decoder, adain, blend_stats, load_decoder, load_encoder, style_stats
+from sassl.style import adain, blend_stats, load_decoder, load_encoder, style_stats
 
 
 def photos(n: int, seed: int = 0) -> list[bytes]:
@@ -93,22 +93,6 @@ def encoder_only(encoder, pixels: torch.Tensor, batch: int, device: torch.device
             enc(x[i : i + batch].float().div(255).contiguous(memory_format=torch.channels_last))
         sync(device)
     return len(x) / (time.perf_counter() - start)
-
-
-def signal_preserving_random_decoder():
-    """A random decoder with He-normal weights and zero biases.
-
-    PyTorch's default init shrinks the signal at every layer, so a default random decoder's output
-    is mostly its biases and padding effects and hides any feature error (PSNR near 100 dB).
-    He init keeps the features' variation in the output, a fairer stand-in for a trained decoder.
-    """
-    torch.manual_seed(0)
-    decoder = Decoder()
-    for m in decoder.modules():
-        if isinstance(m, torch.nn.Conv2d):
-            torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-            torch.nn.init.zeros_(m.bias)
-    return decoder.eval()
 
 
 def psnr(ref: torch.Tensor, test: torch.Tensor) -> torch.Tensor:
@@ -224,7 +208,7 @@ def main() -> None:
     device = torch.device(args.device)
     S = args.image_size
     encoder = load_encoder(args.encoder_weights, allow_random=True)
-    decoder = signal_preserving_random_decoder() if args.decoder_weights == "random" else load_decoder(args.decoder_weights)[0]
+    decoder = load_decoder(args.decoder_weights, allow_random=True)[0]  # random: seeded He init
     jpegs = photos(args.images)
 
     with tempfile.TemporaryDirectory() as tmp:

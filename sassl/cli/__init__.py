@@ -16,3 +16,20 @@ def main() -> None:
 from sassl.cli.stylizer import stylizer  # noqa: E402  (commands register after the group exists)
 
 main.add_command(stylizer)
+
+from sassl.cli.precompute import bank, precompute  # noqa: E402
+
+main.add_command(precompute)
+main.add_command(bank)
+
+from sassl.cli.evaluate import eval_cmd  # noqa: E402
+
+main.add_command(eval_cmd)
+
+from sassl.cli.train import train_cmd  # noqa: E402
+
+main.add_command(train_cmd)
+
+from sassl.cli.demo import demo  # noqa: E402
+
+main.add_command(demo)

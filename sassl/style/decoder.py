@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from sassl.style.weights import WeightsError, load_into, load_state_dict_file, warn_random
+from sassl.style.weights import WeightsError, load_into, load_state_dict_file, seeded_he_init, warn_random
 
 # (in, out) channels per conv; "U" = nearest x2 upsampling.
 _PLAN = [(512, 256), "U", (256, 256), (256, 256), (256, 256), (256, 128), "U", (128, 128), (128, 64), "U", (64, 64)]
@@ -52,16 +52,18 @@ def load_decoder(source: str | Path, allow_random: bool = False) -> tuple[Decode
     Returns the decoder and the fingerprint of the encoder it expects (``None`` for reference files,
     which carry no such record). ``"random"`` needs ``allow_random=True`` and warns loudly.
     """
-    dec = Decoder()
     source = str(source)
     if source == "random":
         if not allow_random:
             raise WeightsError("a random decoder needs the explicit --allow-random-weights option")
         warn_random("AdaIN decoder")
-        return dec, None
+        dec = Decoder()
+        seeded_he_init(dec.net)  # the same random decoder everywhere (DDP ranks, resumed runs, benches)
+        return dec.eval(), None
     path = Path(source)
     state = load_state_dict_file(path)
     expected = _encoder_record(path)
+    dec = Decoder()
     load_into(dec.net, state, source)
     return dec.eval(), expected
 

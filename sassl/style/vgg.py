@@ -14,11 +14,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from sassl.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from sassl.style.weights import (
     WeightsError,
     fingerprint,
     load_into,
     load_state_dict_file,
+    seeded_he_init,
     warn_random,
 )
 
@@ -30,8 +32,6 @@ FEATURE_CHANNELS = 512
 FEATURE_STRIDE = 8
 # torchvision ``features`` conv indices, in order, for the 16 convs of VGG-19.
 _TV_CONVS = [0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34]
-_IMAGENET_MEAN = (0.485, 0.456, 0.406)
-_IMAGENET_STD = (0.229, 0.224, 0.225)
 FLAVOURS = ("adain", "torchvision")
 
 
@@ -114,8 +114,8 @@ def from_torchvision_state(state: dict[str, torch.Tensor], source: str = "state 
             if key not in state:
                 raise WeightsError(f"{source}: not torchvision VGG-19 weights (missing {key})")
             mapped[f"{mine}.{p}"] = state[key]
-    mean = torch.tensor(_IMAGENET_MEAN)
-    std = torch.tensor(_IMAGENET_STD)
+    mean = torch.tensor(IMAGENET_MEAN)
+    std = torch.tensor(IMAGENET_STD)
     mapped["0.weight"] = torch.diag(1.0 / std).reshape(3, 3, 1, 1)
     mapped["0.bias"] = -mean / std
     enc = VGGEncoder("torchvision")
@@ -135,12 +135,8 @@ def load_encoder(source: str | Path = "torchvision", allow_random: bool = False)
         if not allow_random:
             raise WeightsError("random encoder weights need the explicit --allow-random-weights option")
         warn_random("VGG encoder")
-        torch.manual_seed(0)  # the same random encoder everywhere, so banks and decoders agree
         enc = VGGEncoder("adain")
-        for m in enc.net:
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-                nn.init.zeros_(m.bias)
+        seeded_he_init(enc.net)  # the same random encoder everywhere, so banks and decoders agree
         return enc._finish()
     if source == "torchvision":
         from torchvision.models import VGG19_Weights

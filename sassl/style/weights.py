@@ -70,6 +70,20 @@ def fingerprint(module: nn.Module, extra: str = "") -> str:
     return h.hexdigest()[:16]
 
 
+def seeded_he_init(module: nn.Module, seed: int = 0) -> None:
+    """He-normal conv weights and zero biases from a fixed seed, leaving the global RNG alone.
+
+    Used for ``random`` weights: the same network in every process and run, and (unlike PyTorch's
+    default init, which shrinks the signal layer by layer) one whose output still varies with its input.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for m in module.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+
+
 def warn_random(what: str) -> None:
     """The one loud warning for random weights, which make stylisation meaningless."""
     msg = (

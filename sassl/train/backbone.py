@@ -15,12 +15,10 @@ import torch
 import torchvision
 from torch import nn
 
+from sassl.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from sassl.style.weights import WeightsError, load_into
 
 ARCHS = ("resnet18", "resnet50")
-# Backbones see ImageNet-normalised inputs; the checkpoint records it so evaluation does the same.
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def build_backbone(arch: str = "resnet50", small_stem: bool = False) -> tuple[nn.Module, int]:
@@ -40,7 +38,10 @@ def build_backbone(arch: str = "resnet50", small_stem: bool = False) -> tuple[nn
 
 
 def backbone_record(arch: str, small_stem: bool, backbone: nn.Module) -> dict[str, Any]:
-    """The checkpoint entries evaluation needs (merge them into the trainer's checkpoint dict)."""
+    """The checkpoint entries evaluation needs (merge them into the trainer's checkpoint dict).
+
+    Backbones see ImageNet-normalised inputs; recording it lets evaluation do the same.
+    """
     return {
         "backbone": {
             "arch": arch,

@@ -1,0 +1,178 @@
+"""Training-step cost of SASSL from a bank vs the plain method vs SASSL with online VGG encoding,
+and the bank loader's samples/s per worker vs what the step consumes. Ratios come from one run.
+
+    python bench/train_step.py --quick            # CPU: resnet18, batch 8, 128 px (a few minutes)
+    python bench/train_step.py --arch resnet50 --image-size 224 --batch-size 128 --device cuda
+
+Style networks have random weights (the cost does not depend on the values). The step is the whole
+training step: both views rendered on the device, forward, backward, optimiser step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import markdown_table, sync  # noqa: E402
+
+from sassl.device import resolve_device  # noqa: E402
+from sassl.style import load_decoder, load_encoder, style_stats  # noqa: E402
+from sassl.train.augment import METHOD_VIEWS, normalize  # noqa: E402
+from sassl.train.backbone import build_backbone  # noqa: E402
+from sassl.train.data import StreamDataset, bank_spec  # noqa: E402
+from sassl.train.methods import build_method  # noqa: E402
+from sassl.train.optim import RECIPES, build_optimizer  # noqa: E402
+from sassl.train.views import Batch, StyleConfig, ViewMaker  # noqa: E402
+
+
+def canonical_size(image_size: int) -> int:
+    return -(-image_size * 8 // 7 // 8) * 8
+
+
+def make_step(method, opt, batch, device, autocast):
+    """One full training step for a given view maker: render both views, forward, backward, update."""
+    gen = torch.Generator().manual_seed(0)
+
+    def step(maker) -> None:
+        v1, v2, _, _ = maker(batch, gen)
+        with autocast:
+            loss, _ = method(normalize(v1), normalize(v2))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        method.after_step(0.5)
+
+    return step
+
+
+def interleaved_step_times(step, makers: dict, steps: int, warmup: int, device) -> dict[str, float]:
+    """Median seconds per step for each pipeline, measured round-robin (one step of each in turn)
+    so that load changes on a shared machine hit all pipelines alike."""
+    times: dict[str, list[float]] = {name: [] for name in makers}
+    for i in range(warmup + steps):
+        for name, maker in makers.items():
+            sync(device)
+            t = time.perf_counter()
+            step(maker)
+            sync(device)
+            if i >= warmup:
+                times[name].append(time.perf_counter() - t)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def step_flops(step, makers: dict) -> dict[str, float]:
+    """FLOPs of one step per pipeline (convolutions and matmuls, counted by torch): a hardware-
+    independent check of the measured ratios."""
+    out = {}
+    for name, maker in makers.items():
+        with FlopCounterMode(display=False) as counter:
+            step(maker)
+        out[name] = counter.get_total_flops()
+    return out
+
+
+def loader_rate(bank: Path, samples: int) -> float:
+    """Samples/s of one reader (what one DataLoader worker delivers): bank decode + features."""
+    ds = StreamDataset(bank_spec(bank), 0, shuffle_buffer=1)
+    ds.set_position(0, 0, 1, 0)
+    it = iter(ds)
+    next(it)
+    start = time.perf_counter()
+    for _ in range(samples):
+        next(it)
+    return samples / (time.perf_counter() - start)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="CPU-sized: resnet18, batch 8, 128 px, 5 steps")
+    ap.add_argument("--method", default="simclr", choices=sorted(METHOD_VIEWS))
+    ap.add_argument("--arch", default="resnet50")
+    ap.add_argument("--image-size", type=int, default=224)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--loader-samples", type=int, default=64)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--flops-only", action="store_true", help="count FLOPs per step, skip timing and the loader")
+    args = ap.parse_args()
+    if args.quick:
+        args.arch, args.batch_size, args.image_size, args.steps, args.warmup, args.loader_samples = "resnet18", 8, 128, 5, 1, 32
+    warnings.simplefilter("ignore")
+    device = resolve_device(args.device)
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    s = canonical_size(args.image_size)
+    encoder = load_encoder("random", allow_random=True).to(device, dtype)
+    torch.manual_seed(0)
+    decoder, _ = load_decoder("random", allow_random=True)
+    decoder = decoder.to(device, dtype)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        from imagegen import write_image_folder
+        from train_helpers import make_bank
+
+        n_disk = args.batch_size if args.flops_only else max(args.loader_samples + 1, args.batch_size)
+        folder = write_image_folder(Path(tmp) / "img", classes=1, per_class=n_disk, size=s + 32)
+        bank = make_bank(Path(tmp) / "bank", folder, size=s, shard_size=n_disk)
+        per_worker = None if args.flops_only else loader_rate(bank, args.loader_samples)
+        ds = StreamDataset(bank_spec(bank), 0)
+        ds.set_position(0, 0, 1, 0)
+        items = [x for _, x in zip(range(args.batch_size), iter(ds))]
+    images = torch.stack([x["image"] for x in items]).to(device)
+    with torch.no_grad():
+        feats = encoder(images.to(dtype) / 255).float()
+    mean, std = style_stats(feats)
+    batch = Batch(images, torch.full((args.batch_size,), -1, device=device), feats, mean, std)
+
+    backbone, dim = build_backbone(args.arch, small_stem=False)
+    method = build_method(args.method, backbone, dim).to(device)
+    if device.type == "cuda":
+        method = method.to(memory_format=torch.channels_last)
+    opt = build_optimizer(method, RECIPES[args.method], 0.01)
+    views = METHOD_VIEWS[args.method]
+    makers = {
+        "plain (--style none)": ViewMaker(views, args.image_size, StyleConfig("none")),
+        "SASSL from bank (in-batch)": ViewMaker(views, args.image_size, StyleConfig("in-batch"), decoder),
+        "SASSL online VGG (--style online)": ViewMaker(views, args.image_size, StyleConfig("online"), decoder, encoder),
+    }
+    makers = {name: m.to(device) for name, m in makers.items()}
+    step = make_step(method, opt, batch, device, autocast)
+    flops = step_flops(step, makers)
+    times = {} if args.flops_only else interleaved_step_times(step, makers, args.steps, args.warmup, device)
+    base_f = flops["plain (--style none)"]
+    print(f"\n### Training step, {args.method} {args.arch}, batch {args.batch_size}, {args.image_size} px, "
+          f"{device.type}{' (' + torch.cuda.get_device_name() + ')' if device.type == 'cuda' else ''}"
+          f"{'' if args.flops_only else f', median of {args.steps} interleaved steps'}\n")
+    if args.flops_only:
+        rows = [[name, f"{f / 1e9:.1f}", f"{f / base_f:.2f}x"] for name, f in flops.items()]
+        print(markdown_table(["pipeline", "GFLOP/step", "FLOPs vs plain"], rows))
+        f_plain, f_bank, f_online = flops.values()
+        print(f"\n- FLOPs: bank SASSL / plain **{f_bank / f_plain:.2f}x**, online / bank **{f_online / f_bank:.2f}x**")
+        return
+    plain, bank_t, online = times.values()
+    consume = args.batch_size / bank_t
+    rows = [[name, f"{t:.3f}", f"{args.batch_size / t:.1f}", f"{t / plain:.2f}x", f"{flops[name] / 1e9:.1f}",
+             f"{flops[name] / base_f:.2f}x"] for name, t in times.items()]
+    print(markdown_table(["pipeline", "s/step", "images/s", "time vs plain", "GFLOP/step", "FLOPs vs plain"], rows))
+    f_plain, f_bank, f_online = flops.values()
+    print(f"\n- bank SASSL / plain step: **{bank_t / plain:.2f}x** time, {f_bank / f_plain:.2f}x FLOPs (goal <= 1.3x)")
+    print(f"- online / bank SASSL step: **{online / bank_t:.2f}x** time, {f_online / f_bank:.2f}x FLOPs (goal >= 1.4x)")
+    print(f"- bank loader: **{per_worker:.1f} samples/s per worker** ({s} px canonical, fp16 features) vs "
+          f"{consume:.1f} samples/s consumed by the bank SASSL step: "
+          f"**{consume / per_worker:.3f} workers** needed per process")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""``sassl train``: self-supervised pretraining with SASSL (options only; the work is in sassl.train)."""
+
+from __future__ import annotations
+
+import click
+
+from sassl.train.backbone import ARCHS
+from sassl.train.methods import METHODS
+
+STYLE_HELP = (
+    "Where styles come from: 'in-batch' (another sample's style, needs --bank), 'bank:STYLE_DIR' (a style "
+    "bank, needs --bank), 'online' (VGG encoder in the loop, no bank needed) or 'none' (baseline)."
+)
+
+
+@click.command("train")
+@click.option("--method", required=True, type=click.Choice(sorted(METHODS)), help="SSL method.")
+@click.option("--bank", type=click.Path(file_okay=False), help="Content bank directory (from `sassl precompute`).")
+@click.option("--images", help="Instead of a bank: an image folder or an image shard spec (data-{000..009}.tar).")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory (checkpoints, metrics, views.png).")
+@click.option("--style", default="in-batch", show_default=True, help=STYLE_HELP)
+@click.option("--arch", default="resnet50", show_default=True, type=click.Choice(ARCHS))
+@click.option("--small-stem", is_flag=True, help="3x3 stride-1 stem without max-pool (32-96 px data).")
+@click.option("--image-size", default=224, show_default=True, type=click.IntRange(8), help="View size (multiple of 8).")
+@click.option("--load-size", type=click.IntRange(8), help="Canonical image side for --images [image-size * 8/7].")
+@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(2), help="Per process.")
+@click.option("--epochs", default=100, show_default=True, type=click.IntRange(1))
+@click.option("--steps", type=click.IntRange(1), help="Total optimiser steps (overrides --epochs).")
+@click.option("--stop-after", type=click.IntRange(1), help="End this invocation at this step, checkpointed (continue with --resume).")
+@click.option("--lr", type=float, help="Peak learning rate [method's base lr x global batch / 256].")
+@click.option("--warmup-steps", type=click.IntRange(0), help="[10 epochs for SimCLR/BYOL, 0 for MoCo; at most 10% of the run].")
+@click.option("--workers", default=4, show_default=True, type=click.IntRange(0), help="DataLoader workers per process.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--encoder-weights", default="torchvision", show_default=True,
+              help="VGG weights for --style online, or to identify the decoder's encoder: a file, 'torchvision' or 'random'.")
+@click.option("--decoder", help="AdaIN decoder file (needed unless --style none), or 'random'.")
+@click.option("--allow-random-weights", is_flag=True, help="Permit 'random' style networks (tests and smoke runs; warns).")
+@click.option("--p", "p", default=0.8, show_default=True, type=click.FloatRange(0, 1), help="SASSL probability on view 1.")
+@click.option("--alpha", nargs=2, default=(0.1, 0.3), show_default=True, type=click.FloatRange(0, 1), metavar="MIN MAX")
+@click.option("--beta", nargs=2, default=(0.1, 0.3), show_default=True, type=click.FloatRange(0, 1), metavar="MIN MAX")
+@click.option("--ckpt-every", default=1000, show_default=True, type=click.IntRange(1), help="Steps between last.pt saves.")
+@click.option("--resume", is_flag=True, help="Continue from RUN_DIR/last.pt (model, optimiser, schedule, data position).")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--sync-bn", is_flag=True, help="SyncBatchNorm across processes under torchrun.")
+@click.option("--log-every", default=10, show_default=True, type=click.IntRange(1))
+@click.option("--num-classes", type=click.IntRange(1), help="Online linear probe classes [from the folder, else 1000].")
+def train_cmd(**opts: object) -> None:
+    """Self-supervised pretraining (SimCLR, MoCo v2, BYOL) with SASSL on view 1."""
+    from sassl.bank.reader import BankError
+    from sassl.sources import ImageError, ShardError
+    from sassl.style.weights import WeightsError
+    from sassl.train.loop import TrainConfig, TrainingDiverged, train
+
+    try:
+        summary = train(TrainConfig(**opts))  # type: ignore[arg-type]
+    except (BankError, WeightsError, ShardError, ImageError, FileNotFoundError, ValueError, TrainingDiverged) as exc:
+        raise click.ClickException(str(exc)) from None
+    loss = "n/a" if summary.final_loss is None else f"{summary.final_loss:.4f}"
+    click.echo(f"{summary.steps} steps, final loss {loss}, checkpoint {summary.last_checkpoint}, "
+               f"skipped {summary.skipped} corrupt item(s)")

@@ -1,0 +1,44 @@
+"""Training checkpoints: everything a resumed run needs, loadable with ``weights_only=True``.
+
+A checkpoint holds the backbone record evaluation reads (:func:`backbone_record`), the method's
+state (heads, momentum target, MoCo queue are all module state), the probe, optimisers, the step,
+the data position (epoch, batches consumed in it), RNG states and counters. Writes are atomic: a
+run killed while saving leaves the previous file intact.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sassl.atomic import atomic_torch_save
+from sassl.style.weights import WeightsError
+
+LAST = "last.pt"
+
+
+def epoch_name(epoch: int) -> str:
+    return f"ckpt-epoch{epoch}.pt"
+
+
+def save_checkpoint(state: dict[str, Any], run_dir: Path, name: str = LAST) -> Path:
+    path = Path(run_dir) / name
+    atomic_torch_save(state, path)
+    return path
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a training checkpoint without unpickling; one clear error for a bad file."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: no checkpoint to resume from")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise WeightsError(f"{path}: not a readable weights-only checkpoint ({type(exc).__name__}: {exc})") from None
+    needed = {"method", "optimizer", "step", "epoch", "batch_in_epoch", "rng", "config"}
+    if not isinstance(state, dict) or not needed <= set(state):
+        raise WeightsError(f"{path}: not a sassl training checkpoint (needs {sorted(needed)})")
+    return state

@@ -1,0 +1,348 @@
+"""The training run: inputs checked, model built, views rendered on the device, checkpoints kept.
+
+``train(TrainConfig) -> RunSummary`` is the library entry point (the CLI and demos call it). Under
+``torchrun`` (``WORLD_SIZE`` > 1) it joins the process group itself: NCCL on CUDA, gloo on CPU.
+
+Reproducibility: the augmentation generator is re-seeded from (seed, rank, step) at every step, so a
+resumed run draws exactly the views the uninterrupted run would have drawn, whatever happened before.
+The data position (epoch, batches consumed) is restored by the stream itself (see ``data.py``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from sassl.bank.reader import check_encoder, load_style_bank, open_bank
+from sassl.device import resolve_device
+from sassl.style.decoder import load_decoder
+from sassl.style.vgg import load_encoder
+from sassl.train import distributed as D
+from sassl.train.augment import METHOD_VIEWS, normalize
+from sassl.train.backbone import backbone_record, build_backbone
+from sassl.train.checkpoint import LAST, epoch_name, load_checkpoint, save_checkpoint
+from sassl.train.data import DataSpec, StreamDataset, bank_spec, images_spec, make_loader
+from sassl.train.methods import METHODS, build_method
+from sassl.train.metrics import MetricsLog
+from sassl.train.optim import RECIPES, build_optimizer, lr_at, scaled_lr
+from sassl.train.preview import write_views_png
+from sassl.train.views import Batch, StyleConfig, ViewMaker
+
+DEFAULT_PROBE_CLASSES = 1000
+
+
+class ConfigError(ValueError):
+    """Options that cannot work together; raised before anything heavy happens."""
+
+
+class TrainingDiverged(RuntimeError):
+    """A non-finite loss: the run stops and the last good checkpoint is left as it was."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run depends on. ``style`` is none | in-batch | online | bank:STYLE_DIR."""
+
+    method: str
+    out: str
+    bank: str | None = None
+    images: str | None = None
+    style: str = "in-batch"
+    arch: str = "resnet50"
+    small_stem: bool = False
+    image_size: int = 224
+    load_size: int | None = None  # canonical side for --images (default: image_size * 8/7, multiple of 8)
+    batch_size: int = 256  # per process
+    epochs: int = 100
+    steps: int | None = None  # total optimiser steps; overrides epochs
+    stop_after: int | None = None  # end this invocation at this step (checkpointed) to resume later
+    lr: float | None = None  # peak lr; default: the method's base lr * global batch / 256
+    warmup_steps: int | None = None
+    workers: int = 4
+    seed: int = 0
+    encoder_weights: str = "torchvision"
+    decoder: str | None = None
+    allow_random_weights: bool = False
+    p: float = 0.8
+    alpha: tuple[float, float] = (0.1, 0.3)
+    beta: tuple[float, float] = (0.1, 0.3)
+    ckpt_every: int = 1000
+    resume: bool = False
+    device: str = "auto"
+    sync_bn: bool = False
+    log_every: int = 10
+    num_classes: int | None = None
+    shuffle_buffer: int = 256
+    method_options: dict[str, Any] = field(default_factory=dict)
+    progress: bool = True
+
+
+@dataclass
+class RunSummary:
+    run_dir: str
+    steps: int
+    epochs: int
+    final_loss: float | None
+    images_per_s: float | None
+    probe_acc: float | None
+    skipped: int
+    last_checkpoint: str | None
+    losses: list[float]
+
+
+class Trainee(nn.Module):
+    """The method plus the online linear probe, one module so DDP synchronises both."""
+
+    def __init__(self, method: nn.Module, feat_dim: int, num_classes: int) -> None:
+        super().__init__()
+        self.method = method
+        self.probe = nn.Linear(feat_dim, num_classes)
+
+    def forward(self, v1: torch.Tensor, v2: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        ssl_loss, feats = self.method(v1, v2)
+        logits = self.probe(feats.float())
+        known = (labels >= 0) & (labels < logits.shape[1])
+        probe_loss = F.cross_entropy(logits, labels.clamp(min=0), reduction="none")
+        probe_loss = (probe_loss * known).sum() / known.sum().clamp(min=1)
+        correct = ((logits.argmax(1) == labels) & known).sum()
+        return ssl_loss, probe_loss, correct, known.sum()
+
+
+def parse_style(style: str) -> tuple[str, str | None]:
+    """``bank:DIR`` -> ("bank", DIR); other modes have no directory."""
+    if style.startswith("bank:"):
+        if not style[5:]:
+            raise ConfigError("--style bank:STYLE_DIR needs a directory after 'bank:'")
+        return "bank", style[5:]
+    if style not in ("none", "in-batch", "online"):
+        raise ConfigError(f"unknown --style {style!r}; expected none, in-batch, online or bank:STYLE_DIR")
+    return style, None
+
+
+def _check_inputs(cfg: TrainConfig, mode: str) -> None:
+    if cfg.method not in METHODS:
+        raise ConfigError(f"unknown method {cfg.method!r}; expected one of {sorted(METHODS)}")
+    if (cfg.bank is None) == (cfg.images is None):
+        raise ConfigError("pass exactly one of --bank BANK_DIR or --images SPEC")
+    if cfg.images is not None and mode in ("in-batch", "bank"):
+        raise ConfigError(f"--style {cfg.style} needs precomputed features: pass --bank, or use --style none|online with --images")
+    if mode != "none" and cfg.decoder is None:
+        raise ConfigError(f"--style {cfg.style} needs --decoder (a decoder file, or 'random' with --allow-random-weights)")
+    if cfg.image_size % 8:
+        raise ConfigError(f"--image-size must be a multiple of 8 (the VGG stride), got {cfg.image_size}")
+
+
+def _data_spec(cfg: TrainConfig) -> DataSpec:
+    if cfg.bank is not None:
+        spec = bank_spec(cfg.bank)
+    else:
+        load = cfg.load_size or -(-cfg.image_size * 8 // 7 // 8) * 8
+        spec = images_spec(cfg.images, load)
+    if spec.size < cfg.image_size // 2:
+        raise ConfigError(f"source images are {spec.size}px, too small for --image-size {cfg.image_size}")
+    return spec
+
+
+def _style_networks(cfg: TrainConfig, mode: str, style_dir: str | None, spec: DataSpec, device: torch.device):
+    """Decoder, encoder (online only) and style bank; a bank's encoder must match the decoder's."""
+    if mode == "none":
+        return None, None, None
+    decoder, expected = load_decoder(cfg.decoder, cfg.allow_random_weights)
+    encoder = None
+    if mode == "online" or expected is None and spec.bank is not None:
+        # the encoder runs in the loop (online), or is only loaded to identify the weights the
+        # decoder pairs with when the decoder file records no fingerprint
+        encoder = load_encoder(cfg.encoder_weights, cfg.allow_random_weights)
+        expected = expected or encoder.fingerprint
+    banks = [spec.bank] if spec.bank is not None else []
+    style_bank = None
+    if style_dir is not None:
+        banks.append(open_bank(style_dir))
+        style_bank = load_style_bank(style_dir)
+    for info in banks:
+        check_encoder(info, expected)
+    if mode != "online":
+        encoder = None
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    decoder = decoder.to(device, dtype)
+    if encoder is not None:
+        encoder = encoder.to(device, dtype)
+    return decoder, encoder, style_bank
+
+
+def _setup_distributed(device_name: str) -> torch.device:
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        use_cuda = torch.cuda.is_available() and device_name in ("auto", "cuda")
+        dist.init_process_group("nccl" if use_cuda else "gloo")
+        if use_cuda:
+            local = int(os.environ.get("LOCAL_RANK", "0"))
+            torch.cuda.set_device(local)
+            return torch.device("cuda", local)
+    return resolve_device(device_name)
+
+
+def step_seed(seed: int, rank: int, step: int) -> int:
+    """The augmentation seed of one step on one process (a pure function: exact resumption)."""
+    return ((seed * 1_000_003 + rank) * 1_000_000_007 + step) % (1 << 63)
+
+
+def _jsonable(cfg: TrainConfig) -> dict[str, Any]:
+    d = asdict(cfg)
+    d["alpha"], d["beta"] = list(cfg.alpha), list(cfg.beta)
+    return d
+
+
+def train(cfg: TrainConfig) -> RunSummary:
+    """Run (or resume) a pretraining run; see the module docstring."""
+    mode, style_dir = parse_style(cfg.style)
+    _check_inputs(cfg, mode)
+    device = _setup_distributed(cfg.device)
+    rank, world = D.rank(), D.world_size()
+    out = Path(cfg.out)
+    spec = _data_spec(cfg)
+    decoder, encoder, style_bank = _style_networks(cfg, mode, style_dir, spec, device)
+    global_batch = cfg.batch_size * world
+    steps_per_epoch = spec.num_samples // global_batch
+    if steps_per_epoch == 0:
+        raise ConfigError(f"{spec.num_samples} samples is less than one global batch of {global_batch}")
+    total = cfg.steps if cfg.steps is not None else cfg.epochs * steps_per_epoch
+    epochs = math.ceil(total / steps_per_epoch)
+    recipe = RECIPES[cfg.method]
+    peak_lr = cfg.lr if cfg.lr is not None else scaled_lr(recipe.base_lr, global_batch)
+    warmup = cfg.warmup_steps if cfg.warmup_steps is not None else min(
+        int(recipe.warmup_epochs * steps_per_epoch), total // 10)
+
+    torch.manual_seed(cfg.seed)
+    backbone, feat_dim = build_backbone(cfg.arch, cfg.small_stem)
+    method = build_method(cfg.method, backbone, feat_dim, **cfg.method_options)
+    trainee = Trainee(method, feat_dim, cfg.num_classes or spec.num_classes or DEFAULT_PROBE_CLASSES)
+    if cfg.sync_bn and world > 1:
+        trainee = nn.SyncBatchNorm.convert_sync_batchnorm(trainee)
+        method = trainee.method
+    trainee.to(device)
+    if device.type == "cuda":
+        trainee.to(memory_format=torch.channels_last)
+    optimizer = build_optimizer(method, recipe, peak_lr)
+    probe_opt = torch.optim.Adam(trainee.probe.parameters(), lr=1e-3)
+
+    step, epoch, batch_in_epoch, skipped = 0, 0, 0, 0
+    last_path = out / LAST
+    if cfg.resume and last_path.exists():
+        state = load_checkpoint(last_path)
+        for key in ("method", "arch", "small_stem"):
+            if state["config"][key] != getattr(cfg, key):
+                raise ConfigError(f"{last_path}: checkpoint has {key}={state['config'][key]!r}, "
+                                  f"this run asks for {getattr(cfg, key)!r}")
+        method.load_state_dict(state["method"])
+        trainee.probe.load_state_dict(state["probe"])
+        optimizer.load_state_dict(state["optimizer"])
+        probe_opt.load_state_dict(state["probe_optimizer"])
+        step, epoch, batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
+        skipped = state["skipped"]
+        torch.set_rng_state(state["rng"]["torch"])
+    elif rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+    model: nn.Module = trainee
+    if world > 1:
+        model = nn.parallel.DistributedDataParallel(trainee, device_ids=[device.index] if device.type == "cuda" else None)
+
+    maker = ViewMaker(METHOD_VIEWS[cfg.method], cfg.image_size, StyleConfig(mode, cfg.p, cfg.alpha, cfg.beta),
+                      decoder, encoder, style_bank).to(device)
+    dataset = StreamDataset(spec, cfg.seed, cfg.shuffle_buffer)
+    gen = torch.Generator()
+    log = MetricsLog(out, step if cfg.resume else None) if rank == 0 else None
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    stop_at = min(total, cfg.stop_after) if cfg.stop_after is not None else total
+
+    def checkpoint(name: str) -> Path | None:
+        if rank != 0:
+            return None
+        state = {
+            **backbone_record(cfg.arch, cfg.small_stem, method.backbone),
+            "method": method.state_dict(), "probe": trainee.probe.state_dict(),
+            "optimizer": optimizer.state_dict(), "probe_optimizer": probe_opt.state_dict(),
+            "step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch, "skipped": skipped,
+            "rng": {"torch": torch.get_rng_state()}, "config": _jsonable(cfg),
+        }
+        return save_checkpoint(state, out, name)
+
+    losses: list[float] = []
+    window = {"loss": 0.0, "n": 0, "correct": 0, "known": 0, "t": time.perf_counter(), "steps": 0}
+    probe_acc = rate = None
+    last_saved: Path | None = last_path if last_path.exists() else None
+    bar = tqdm(total=stop_at, initial=step, desc=f"{cfg.method} ({mode})", unit="step",
+               disable=not cfg.progress or rank != 0)
+    first = True
+    while step < stop_at:
+        dataset.set_position(epoch, batch_in_epoch, cfg.batch_size, cfg.workers)
+        loader = make_loader(dataset, cfg.batch_size, cfg.workers, pin_memory=device.type == "cuda")
+        it = iter(loader)
+        while batch_in_epoch < steps_per_epoch and step < stop_at:
+            raw = next(it)
+            skipped += int(D.all_reduce_sum(raw["errors"].sum().to(device)))
+            batch = Batch.from_loader(raw, device)
+            if first and rank == 0:
+                write_views_png(out / "views.png", maker, batch, torch.Generator().manual_seed(cfg.seed))
+                first = False
+            gen.manual_seed(step_seed(cfg.seed, rank, step))
+            v1, v2, _, _ = maker(batch, gen)
+            v1, v2 = normalize(v1), normalize(v2)
+            if device.type == "cuda":
+                v1, v2 = (v.contiguous(memory_format=torch.channels_last) for v in (v1, v2))
+            lr = lr_at(step, total, warmup, peak_lr)
+            for g in optimizer.param_groups:
+                g["lr"] = lr
+            with autocast:
+                ssl_loss, probe_loss, correct, known = model(v1, v2, batch.labels)
+            if not torch.isfinite(ssl_loss):
+                bar.close()
+                raise TrainingDiverged(
+                    f"loss is {ssl_loss.item()} at step {step} (lr {lr:.3g}); stopping. "
+                    f"Last good checkpoint: {last_saved or 'none yet'} (untouched); try a lower --lr")
+            optimizer.zero_grad(set_to_none=True)
+            probe_opt.zero_grad(set_to_none=True)
+            (ssl_loss + probe_loss).backward()
+            optimizer.step()
+            probe_opt.step()
+            step += 1
+            batch_in_epoch += 1
+            method.after_step(step / total)
+            loss_value = ssl_loss.item()
+            losses.append(loss_value)
+            window["loss"] += loss_value
+            window["n"] += 1
+            window["correct"] += int(correct)
+            window["known"] += int(known)
+            bar.update(1)
+            if step % cfg.log_every == 0 or step == stop_at:
+                now = time.perf_counter()
+                rate = window["n"] * global_batch / (now - window["t"])
+                probe_acc = window["correct"] / window["known"] if window["known"] else None
+                row = dict(step=step, epoch=epoch, loss=window["loss"] / window["n"], lr=lr,
+                           images_per_s=rate, probe_acc=probe_acc, skipped=skipped)
+                if log is not None:
+                    log.write(row)
+                bar.set_postfix(loss=f"{row['loss']:.4f}", img_s=f"{rate:.1f}")
+                window.update(loss=0.0, n=0, correct=0, known=0, t=now)
+            if batch_in_epoch == steps_per_epoch:
+                epoch, batch_in_epoch = epoch + 1, 0
+                last_saved = checkpoint(epoch_name(epoch)) or last_saved
+                last_saved = checkpoint(LAST) or last_saved
+            elif step % cfg.ckpt_every == 0 or step == stop_at:
+                last_saved = checkpoint(LAST) or last_saved
+        del it, loader
+    bar.close()
+    if skipped and rank == 0:
+        tqdm.write(f"skipped {skipped} corrupt sample(s)/shard(s) during this run (see metrics 'skipped')")
+    return RunSummary(str(out), step, epochs, losses[-1] if losses else None, rate, probe_acc, skipped,
+                      str(last_saved) if last_saved else None, losses)

@@ -1,0 +1,122 @@
+"""The two views of a batch, with SASSL inserted into view 1 between the crop and the colour ops.
+
+Style sources (``--style``):
+- ``none``: the baseline, no style transfer;
+- ``in-batch``: content features and style statistics come from a content bank; each sample takes
+  the style of another sample of the batch;
+- ``bank``: as ``in-batch`` but styles are rows of an external style bank;
+- ``online``: no bank; the VGG encoder runs on the crops in the loop (small data sets, and the
+  benchmark's reference for what the bank saves).
+
+With a bank, view 1's crop box is applied to the canonical image and, divided by the VGG stride, to
+its precomputed relu4_1 features, so the decoder only decodes the crop: no encoder runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from sassl.style.adain import style_stats
+from sassl.style.block import apply_sassl, sample_sassl_params
+from sassl.style.vgg import FEATURE_STRIDE
+from sassl.train.augment import AugConfig, ViewParams, crop, photometric, sample_view_params
+
+STYLE_MODES = ("none", "in-batch", "bank", "online")
+
+
+@dataclass
+class StyleConfig:
+    """Where styles come from and SASSL's sampling ranges (paper defaults)."""
+
+    mode: str = "none"
+    p: float = 0.8
+    alpha: tuple[float, float] = (0.1, 0.3)
+    beta: tuple[float, float] = (0.1, 0.3)
+
+
+@dataclass
+class Batch:
+    """One batch on the device: uint8 canonical images, and from a bank features and style stats."""
+
+    images: torch.Tensor  # (B, 3, S, S) uint8
+    labels: torch.Tensor  # (B,) long, -1 = unlabelled
+    feats: torch.Tensor | None = None  # (B, 512, S/8, S/8)
+    style_mean: torch.Tensor | None = None  # (B, 512)
+    style_std: torch.Tensor | None = None
+
+    @classmethod
+    def from_loader(cls, d: dict, device: torch.device) -> "Batch":
+        get = lambda k: d[k].to(device, non_blocking=True) if k in d else None  # noqa: E731
+        return cls(get("image"), get("label").long(), get("feats"), get("style_mean"), get("style_std"))
+
+
+class ViewMaker(nn.Module):
+    """Samples both views' parameters on the CPU, then renders them batched on the device."""
+
+    def __init__(
+        self,
+        views: tuple[AugConfig, AugConfig],
+        out_size: int,
+        style: StyleConfig,
+        decoder: nn.Module | None = None,
+        encoder: nn.Module | None = None,
+        style_bank: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> None:
+        super().__init__()
+        if style.mode not in STYLE_MODES:
+            raise ValueError(f"unknown style mode {style.mode!r}; expected one of {STYLE_MODES}")
+        if style.mode != "none" and decoder is None:
+            raise ValueError(f"style mode {style.mode!r} needs a decoder")
+        if style.mode == "online" and encoder is None:
+            raise ValueError("style mode 'online' needs a VGG encoder")
+        if style.mode == "bank" and style_bank is None:
+            raise ValueError("style mode 'bank' needs style statistics (load_style_bank)")
+        self.views, self.out_size, self.style = views, out_size, style
+        self.decoder = decoder.requires_grad_(False).eval() if decoder is not None else None
+        self.encoder = encoder
+        if style_bank is not None:
+            self.register_buffer("bank_mean", style_bank[0].float(), persistent=False)
+            self.register_buffer("bank_std", style_bank[1].float(), persistent=False)
+
+    def sample(self, n: int, source_size: int, generator: torch.Generator) -> tuple[ViewParams, ViewParams]:
+        """Both views' parameters (CPU tensors); view 1 carries SASSL's unless the mode is none."""
+        p1 = sample_view_params(n, source_size, self.views[0], generator)
+        p2 = sample_view_params(n, source_size, self.views[1], generator)
+        if self.style.mode != "none":
+            rows = self.bank_mean.shape[0] if self.style.mode == "bank" else None
+            s = self.style
+            p1.sassl = sample_sassl_params(n, generator, s.p, s.alpha, s.beta, rows)
+        return p1, p2
+
+    @torch.no_grad()
+    def render(self, batch: Batch, p: ViewParams) -> torch.Tensor:
+        """One view in [0, 1]: crop, SASSL (when ``p.sassl`` is set), then the photometric ops."""
+        p = p.to(batch.images.device)
+        images = batch.images.float().div_(255)
+        x = crop(images, p.box, self.out_size)
+        if p.sassl is not None and bool(p.sassl.applied.any()):
+            x = self._stylise(x, batch, p)
+        return photometric(x, p)
+
+    def _stylise(self, x: torch.Tensor, batch: Batch, p: ViewParams) -> torch.Tensor:
+        idx = p.sassl.style_index
+        if self.style.mode == "online":
+            feats = self.encoder(x.to(next(self.encoder.parameters()).dtype)).float()
+            mean, std = style_stats(feats)
+            s_mean, s_std = mean[idx], std[idx]
+        else:
+            if batch.feats is None:
+                raise ValueError(f"style mode {self.style.mode!r} needs bank features in the batch")
+            feats = crop(batch.feats, p.box, self.out_size // FEATURE_STRIDE, 1.0 / FEATURE_STRIDE)
+            if self.style.mode == "bank":
+                s_mean, s_std = self.bank_mean[idx], self.bank_std[idx]
+            else:
+                s_mean, s_std = batch.style_mean[idx], batch.style_std[idx]
+        return apply_sassl(x, feats, s_mean, s_std, p.sassl, self.decoder)
+
+    def forward(self, batch: Batch, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, ViewParams, ViewParams]:
+        p1, p2 = self.sample(batch.images.shape[0], batch.images.shape[-1], generator)
+        return self.render(batch, p1), self.render(batch, p2), p1, p2

@@ -1,0 +1,108 @@
+"""Device augmentations: parameters replay exactly, ops match torchvision, crops align with features."""
+
+import pytest
+import torch
+import torchvision.transforms.v2.functional as TF
+
+from sassl.train.augment import (
+    METHOD_VIEWS,
+    apply_view,
+    blur_kernel_size,
+    colour_jitter,
+    crop,
+    gaussian_blur,
+    sample_boxes,
+    sample_view_params,
+)
+
+
+def _images(n=4, size=40, seed=0):
+    return torch.rand(n, 3, size, size, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("method", sorted(METHOD_VIEWS))
+def test_parameters_replay_to_identical_views(method):
+    x = _images()
+    for cfg in METHOD_VIEWS[method]:
+        p = sample_view_params(4, 40, cfg, torch.Generator().manual_seed(3))
+        again = sample_view_params(4, 40, cfg, torch.Generator().manual_seed(3))
+        assert torch.equal(p.as_matrix(), again.as_matrix())
+        assert torch.equal(apply_view(x, p, 24), apply_view(x, again, 24))
+        other = sample_view_params(4, 40, cfg, torch.Generator().manual_seed(4))
+        assert not torch.equal(apply_view(x, p, 24), apply_view(x, other, 24))
+
+
+def test_boxes_respect_scale_ratio_and_bounds():
+    box = sample_boxes(2000, 64, (0.2, 1.0), (3 / 4, 4 / 3), torch.Generator().manual_seed(0))
+    w, h = box[:, 2] - box[:, 0], box[:, 3] - box[:, 1]
+    area = w * h / 64**2
+    assert (box[:, :2] >= 0).all() and (box[:, 2:] <= 64 + 1e-4).all()
+    found = area < 1 - 1e-6  # draws that were accepted (the fallback is the whole image)
+    assert (area[found] >= 0.2 - 1e-5).all()
+    assert ((w / h)[found] >= 3 / 4 - 1e-4).all() and ((w / h)[found] <= 4 / 3 + 1e-4).all()
+
+
+def test_crop_box_maps_pixels_and_stride8_features_identically():
+    x = _images(1, 32)
+    feats = torch.arange(16.0).reshape(1, 1, 4, 4)
+    box = torch.tensor([[8.0, 8.0, 24.0, 24.0]])
+    assert torch.allclose(crop(x, box, 16), x[:, :, 8:24, 8:24], atol=1e-6)
+    assert torch.allclose(crop(feats, box, 2, 1 / 8), feats[:, :, 1:3, 1:3], atol=1e-6)
+
+
+def test_colour_jitter_matches_torchvision_per_sample():
+    x = _images(3, 16)
+    factors = torch.tensor([[1.3, 0.7, 1.2, 0.05], [0.8, 1.4, 0.5, -0.1], [1.0, 1.0, 1.0, 0.0]])
+    order = torch.tensor([[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1]])
+    got = colour_jitter(x, factors, order)
+    ops = [TF.adjust_brightness, TF.adjust_contrast, TF.adjust_saturation, TF.adjust_hue]
+    for i in range(3):
+        ref = x[i]
+        for k in order[i].tolist():
+            ref = ops[k](ref, float(factors[i, k]))
+        assert torch.allclose(got[i], ref, atol=1e-4), i
+    assert torch.equal(got[2], x[2])  # identity factors leave the sample untouched
+
+
+def test_blur_matches_torchvision_with_per_sample_sigma():
+    x = _images(2, 40)
+    sigma = torch.tensor([0.5, 1.7])
+    k = blur_kernel_size(40)
+    got = gaussian_blur(x, sigma)
+    for i in range(2):
+        ref = TF.gaussian_blur(x[i], [k, k], [float(sigma[i])] * 2)
+        assert torch.allclose(got[i], ref, atol=1e-5)
+
+
+def test_byol_views_are_asymmetric_and_as_matrix_carries_them():
+    v1, v2 = METHOD_VIEWS["byol"]
+    g = torch.Generator().manual_seed(0)
+    p1, p2 = sample_view_params(500, 32, v1, g), sample_view_params(500, 32, v2, g)
+    assert (p1.blur_sigma > 0).all() and not p1.solarize.any()
+    assert 0.03 < (p2.blur_sigma > 0).float().mean() < 0.2 and 0.1 < p2.solarize.float().mean() < 0.3
+    m = p2.as_matrix()
+    assert m.shape == (500, 12)
+    assert torch.equal(m[:, 11], p2.solarize.float()) and torch.equal(m[:, 4], p2.flip.float())
+
+
+def test_sassl_views_replay_and_style_changes_only_view_one():
+    import warnings
+
+    from sassl.style import load_decoder, load_encoder, style_stats
+    from sassl.train.views import Batch, StyleConfig, ViewMaker
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        enc, (dec, _) = load_encoder("random", True), load_decoder("random", True)
+    images = (_images(4, 32) * 255).to(torch.uint8)
+    feats = enc(images.float() / 255)
+    batch = Batch(images, torch.full((4,), -1), feats, *style_stats(feats))
+    maker = ViewMaker(METHOD_VIEWS["moco"], 16, StyleConfig("in-batch", p=1.0), dec)
+    p1, p2 = maker.sample(4, 32, torch.Generator().manual_seed(0))
+    assert p1.sassl is not None and p1.sassl.applied.all() and p2.sassl is None
+    assert p1.as_matrix().shape == (4, 15)
+    styled = maker.render(batch, p1)
+    assert torch.equal(styled, maker.render(batch, p1))  # replay
+    plain = maker.render(batch, p1.without_style())
+    assert not torch.allclose(styled, plain)
+    assert torch.equal(plain, apply_view(images.float() / 255, p1, 16))  # same crop and colour

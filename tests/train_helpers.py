@@ -1,0 +1,44 @@
+"""Helpers, no tests: tiny training inputs in the real layouts (image folders, banks made by the
+real precompute code path, ShardEncoder without Ray, with a random encoder) and a small run config."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from imagegen import write_image_folder
+
+from sassl.precompute.job import PrecomputeConfig, make_settings, plan, prepare_out
+from sassl.precompute.shard import ShardEncoder
+from sassl.style import load_encoder
+
+
+def make_bank(root: Path, folder: Path, size: int = 24, style_only: bool = False, shard_size: int = 8) -> Path:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        enc = load_encoder("random", allow_random=True)
+    cfg = PrecomputeConfig(out=str(root), image_folder=str(folder), style_only=style_only, image_size=size,
+                           codec="fp16", encoder_weights="random", allow_random_weights=True, batch_size=8,
+                           shard_size=shard_size, progress=False)
+    settings = make_settings(cfg, enc.fingerprint)
+    prepare_out(root, settings, "random")
+    worker = ShardEncoder(enc, settings, "cpu", 8, 1)
+    for unit in plan(cfg):
+        worker.run(unit, root)
+    return root
+
+
+def content_bank(tmp: Path, classes: int = 2, per_class: int = 8) -> Path:
+    folder = write_image_folder(tmp / "images", classes=classes, per_class=per_class, size=32)
+    return make_bank(tmp / "bank", folder)
+
+
+def small_config(out: Path, **overrides):
+    from sassl.train.loop import TrainConfig
+
+    base = dict(method="moco", out=str(out), arch="resnet18", small_stem=True, image_size=16, batch_size=4,
+                workers=0, log_every=1, lr=0.05, decoder="random", encoder_weights="random",
+                allow_random_weights=True, progress=False, ckpt_every=100,
+                method_options={"proj_hidden": 32, "proj_dim": 16, "queue_size": 8})
+    base.update(overrides)
+    return TrainConfig(**base)
