@@ -106,3 +106,38 @@ def test_sassl_views_replay_and_style_changes_only_view_one():
     plain = maker.render(batch, p1.without_style())
     assert not torch.allclose(styled, plain)
     assert torch.equal(plain, apply_view(images.float() / 255, p1, 16))  # same crop and colour
+
+
+def test_decode_scale_decodes_a_smaller_crop_and_keeps_the_view_size() -> None:
+    """With decode_scale 0.5 the decoder sees half-size features; the view keeps its size and replays."""
+    import torch
+    from torch import nn
+
+    from sassl.style import Decoder
+    from sassl.train.augment import METHOD_VIEWS
+    from sassl.train.views import Batch, StyleConfig, ViewMaker
+
+    seen: list[tuple[int, ...]] = []
+
+    class Recording(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.dec = Decoder()
+
+        def forward(self, f: torch.Tensor) -> torch.Tensor:
+            seen.append(tuple(f.shape[-2:]))
+            return self.dec(f)
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (4, 3, 64, 64), dtype=torch.uint8, generator=g)
+    feats = torch.rand(4, 512, 8, 8, generator=g)
+    batch = Batch(images, torch.zeros(4, dtype=torch.long), feats, feats.mean((2, 3)), feats.std((2, 3)))
+    outs = {}
+    for scale in (1.0, 0.5):
+        maker = ViewMaker(METHOD_VIEWS["simclr"], 64, StyleConfig("in-batch", p=1.0, decode_scale=scale), Recording())
+        v1, v2, p1, _ = maker(batch, torch.Generator().manual_seed(1))
+        assert v1.shape == v2.shape == (4, 3, 64, 64)
+        assert torch.equal(maker.render(batch, p1), v1)
+        outs[scale] = v1
+    assert seen[0] == (8, 8) and seen[-1] == (4, 4)
+    assert not torch.equal(outs[1.0], outs[0.5])

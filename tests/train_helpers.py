@@ -1,5 +1,5 @@
 """Helpers, no tests: tiny training inputs in the real layouts (image folders, banks made by the
-real precompute code path, ShardEncoder without Ray, with a random encoder) and a small run config."""
+real precompute job run in-process without Ray, with a random encoder) and a small run config."""
 
 from __future__ import annotations
 
@@ -8,23 +8,16 @@ from pathlib import Path
 
 from imagegen import write_image_folder
 
-from sassl.precompute.job import PrecomputeConfig, make_settings, plan, prepare_out
-from sassl.precompute.shard import ShardEncoder
-from sassl.style import load_encoder
+from sassl.precompute.job import PrecomputeConfig, precompute
 
 
 def make_bank(root: Path, folder: Path, size: int = 24, style_only: bool = False, shard_size: int = 8) -> Path:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        enc = load_encoder("random", allow_random=True)
     cfg = PrecomputeConfig(out=str(root), image_folder=str(folder), style_only=style_only, image_size=size,
                            codec="fp16", encoder_weights="random", allow_random_weights=True, batch_size=8,
-                           shard_size=shard_size, progress=False)
-    settings = make_settings(cfg, enc.fingerprint)
-    prepare_out(root, settings, "random")
-    worker = ShardEncoder(enc, settings, "cpu", 8, 1)
-    for unit in plan(cfg):
-        worker.run(unit, root)
+                           shard_size=shard_size, progress=False, in_process=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert precompute(cfg).ok
     return root
 
 

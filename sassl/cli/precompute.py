@@ -25,6 +25,7 @@ from sassl.style import WeightsError
 @click.option("--encoder-weights", default="torchvision", show_default=True, help="vgg_normalised.pth / torchvision vgg19 state dict path, 'torchvision' or 'random'.")
 @click.option("--allow-random-weights", is_flag=True, help="Permit --encoder-weights random (tests and smoke runs only).")
 @click.option("--batch-size", default=64, show_default=True, help="Images per encoder forward.")
+@click.option("--in-process", is_flag=True, help="Encode in this process without Ray (small data, debugging).")
 @click.option("--workers", type=int, default=None, help="CPU workers when the cluster has no GPU (default 1).")
 @click.option("--num-cpus", type=int, default=None, help="CPUs of a local Ray (default: all).")
 @click.option("--shard-size", default=DEFAULT_SHARD_SIZE, show_default=True, help="Images per virtual shard for --image-folder.")

@@ -38,6 +38,8 @@ STYLE_HELP = (
 @click.option("--p", "p", default=0.8, show_default=True, type=click.FloatRange(0, 1), help="SASSL probability on view 1.")
 @click.option("--alpha", nargs=2, default=(0.1, 0.3), show_default=True, type=click.FloatRange(0, 1), metavar="MIN MAX")
 @click.option("--beta", nargs=2, default=(0.1, 0.3), show_default=True, type=click.FloatRange(0, 1), metavar="MIN MAX")
+@click.option("--decode-scale", default=1.0, show_default=True, type=click.FloatRange(0.1, 1.0),
+              help="Decode the stylised crop at this fraction of --image-size, then upsample (0.5: ~4x cheaper decoder).")
 @click.option("--ckpt-every", default=1000, show_default=True, type=click.IntRange(1), help="Steps between last.pt saves.")
 @click.option("--resume", is_flag=True, help="Continue from RUN_DIR/last.pt (model, optimiser, schedule, data position).")
 @click.option("--device", default="auto", show_default=True)

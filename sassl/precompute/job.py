@@ -62,6 +62,7 @@ class PrecomputeConfig:
     address: str | None = None
     shard_size: int = DEFAULT_SHARD_SIZE
     progress: bool = True
+    in_process: bool = False  # no Ray: encode in this process (tests, benchmarks, small data)
 
 
 @dataclass
@@ -84,6 +85,16 @@ class Summary:
     @property
     def images_per_s(self) -> float:
         return self.images / self.seconds if self.seconds > 0 else 0.0
+
+    def record(self, result: ShardResult) -> None:
+        """Count one shard's outcome."""
+        if result.failed:
+            self.failed.append((result.name, result.failed))
+        else:
+            self.done += 1
+            self.images += result.images
+            self.errors += result.errors
+            self.bytes += result.bytes
 
     def lines(self) -> list[str]:
         out = [
@@ -171,12 +182,24 @@ def precompute(config: PrecomputeConfig) -> Summary:
     todo = [u for u in units if completed_tar(manifest_path(out / f"{u.name}.tar")) is None]
     summary.skipped = len(units) - len(todo)
     start = time.perf_counter()
-    if todo:
+    if todo and config.in_process:
+        _run_in_process(config, settings, encoder, todo, out, summary)
+    elif todo:
         _run_on_ray(config, settings, todo, out, summary)
     summary.seconds = time.perf_counter() - start
     record = bank_record(settings, str(config.encoder_weights), bank_totals(out))
     write_bank_json(out, record)
     return summary
+
+
+def _run_in_process(config: PrecomputeConfig, settings: BankSettings, encoder, todo: list[WorkUnit], out: Path,
+                    summary: Summary) -> None:
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    worker = ShardEncoder(encoder.to(device), settings, device, config.batch_size, torch.get_num_threads())
+    for unit in tqdm(todo, unit="shard", desc="precompute", disable=not config.progress, dynamic_ncols=True):
+        summary.record(worker.run(unit, out))
 
 
 class _Worker:
@@ -255,13 +278,7 @@ def _dispatch(ray, actors: list, todo: list[WorkUnit], out: Path, summary: Summa
         if queue and not idle and not in_flight:
             summary.failed += [(rest.name, "no live workers left") for rest in reversed(queue)]
             queue.clear()
-        if result.failed:
-            summary.failed.append((result.name, result.failed))
-        else:
-            summary.done += 1
-            summary.images += result.images
-            summary.errors += result.errors
-            summary.bytes += result.bytes
+        summary.record(result)
         bar.update(1)
         bar.set_postfix(img_s=f"{summary.images / max(time.perf_counter() - start, 1e-9):.1f}", failed=len(summary.failed))
     bar.close()

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from sassl.style.weights import WeightsError, load_into, load_state_dict_file, seeded_he_init, warn_random
+from sassl.style.weights import WeightsError, load_into, read_torch_file, seeded_he_init, state_dict_of, warn_random
 
 # (in, out) channels per conv; "U" = nearest x2 upsampling.
 _PLAN = [(512, 256), "U", (256, 256), (256, 256), (256, 256), (256, 128), "U", (128, 128), (128, 64), "U", (64, 64)]
@@ -60,19 +60,12 @@ def load_decoder(source: str | Path, allow_random: bool = False) -> tuple[Decode
         dec = Decoder()
         seeded_he_init(dec.net)  # the same random decoder everywhere (DDP ranks, resumed runs, benches)
         return dec.eval(), None
-    path = Path(source)
-    state = load_state_dict_file(path)
-    expected = _encoder_record(path)
+    obj = read_torch_file(source)
+    state = state_dict_of(obj, source)
+    expected = obj.get("encoder_fingerprint") if isinstance(obj, dict) else None
     dec = Decoder()
     load_into(dec.net, state, source)
     return dec.eval(), expected
-
-
-def _encoder_record(path: Path) -> str | None:
-    obj = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(obj, dict) and isinstance(obj.get("encoder_fingerprint"), str):
-        return obj["encoder_fingerprint"]
-    return None
 
 
 __all__ = ["Decoder", "WeightsError", "load_decoder", "save_decoder"]

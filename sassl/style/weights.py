@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import warnings
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 import torch
 from torch import nn
@@ -20,21 +20,31 @@ class WeightsError(ValueError):
     """A weight file that cannot be used: missing, unreadable or with the wrong layout."""
 
 
-def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read a state dict (or a sassl checkpoint holding one under ``state_dict``) without unpickling."""
+def read_torch_file(path: str | Path, what: str = "weight file") -> Any:
+    """``torch.load(..., weights_only=True)`` on CPU: nothing is unpickled, and every failure is one
+    :class:`WeightsError` line naming the file (``what`` says what was expected there)."""
     path = Path(path)
     if not path.is_file():
-        raise WeightsError(f"{path}: weight file not found")
+        raise WeightsError(f"{path}: {what} not found")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a bad file; one message for all
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise WeightsError(f"{path}: not a readable weights-only torch file ({first})") from None
+
+
+def state_dict_of(obj: Any, source: str | Path) -> dict[str, torch.Tensor]:
+    """The state dict in a loaded file: the object itself, or a sassl file's ``state_dict`` entry."""
     if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
         obj = obj["state_dict"]
     if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise WeightsError(f"{path}: expected a state dict of tensors, got {type(obj).__name__}")
+        raise WeightsError(f"{source}: expected a state dict of tensors, got {type(obj).__name__}")
     return dict(obj)
+
+
+def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read a state dict (or a sassl file holding one under ``state_dict``) without unpickling."""
+    return state_dict_of(read_torch_file(path), path)
 
 
 def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], source: str) -> None:

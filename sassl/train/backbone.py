@@ -11,12 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
 import torchvision
 from torch import nn
 
 from sassl.imagenet import IMAGENET_MEAN, IMAGENET_STD
-from sassl.style.weights import WeightsError, load_into
+from sassl.style.weights import WeightsError, load_into, read_torch_file
 
 ARCHS = ("resnet18", "resnet50")
 
@@ -55,13 +54,7 @@ def backbone_record(arch: str, small_stem: bool, backbone: nn.Module) -> dict[st
 
 def load_backbone(path: str | Path) -> tuple[nn.Module, int, dict[str, Any]]:
     """Rebuild the backbone of a pretraining checkpoint (weights-only load); returns (net, dim, info)."""
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"{path}: checkpoint not found")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise WeightsError(f"{path}: not a readable weights-only checkpoint ({type(exc).__name__})") from None
+    ckpt = read_torch_file(path, "checkpoint")
     if not isinstance(ckpt, dict) or "backbone" not in ckpt or "backbone_state" not in ckpt:
         raise WeightsError(f"{path}: not a sassl pretraining checkpoint (needs 'backbone' and 'backbone_state')")
     info = dict(ckpt["backbone"])

@@ -11,10 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
 
 from sassl.atomic import atomic_torch_save
-from sassl.style.weights import WeightsError
+from sassl.style.weights import WeightsError, read_torch_file
 
 LAST = "last.pt"
 
@@ -31,13 +30,7 @@ def save_checkpoint(state: dict[str, Any], run_dir: Path, name: str = LAST) -> P
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read a training checkpoint without unpickling; one clear error for a bad file."""
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"{path}: no checkpoint to resume from")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise WeightsError(f"{path}: not a readable weights-only checkpoint ({type(exc).__name__}: {exc})") from None
+    state = read_torch_file(path, "checkpoint to resume from")
     needed = {"method", "optimizer", "step", "epoch", "batch_in_epoch", "rng", "config"}
     if not isinstance(state, dict) or not needed <= set(state):
         raise WeightsError(f"{path}: not a sassl training checkpoint (needs {sorted(needed)})")

@@ -76,6 +76,7 @@ class TrainConfig:
     p: float = 0.8
     alpha: tuple[float, float] = (0.1, 0.3)
     beta: tuple[float, float] = (0.1, 0.3)
+    decode_scale: float = 1.0
     ckpt_every: int = 1000
     resume: bool = False
     device: str = "auto"
@@ -256,7 +257,7 @@ def train(cfg: TrainConfig) -> RunSummary:
     if world > 1:
         model = nn.parallel.DistributedDataParallel(trainee, device_ids=[device.index] if device.type == "cuda" else None)
 
-    maker = ViewMaker(METHOD_VIEWS[cfg.method], cfg.image_size, StyleConfig(mode, cfg.p, cfg.alpha, cfg.beta),
+    maker = ViewMaker(METHOD_VIEWS[cfg.method], cfg.image_size, StyleConfig(mode, cfg.p, cfg.alpha, cfg.beta, cfg.decode_scale),
                       decoder, encoder, style_bank).to(device)
     dataset = StreamDataset(spec, cfg.seed, cfg.shuffle_buffer)
     gen = torch.Generator()

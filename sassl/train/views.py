@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from sassl.style.adain import style_stats
@@ -35,6 +36,13 @@ class StyleConfig:
     p: float = 0.8
     alpha: tuple[float, float] = (0.1, 0.3)
     beta: tuple[float, float] = (0.1, 0.3)
+    # Decode the crop at this fraction of the view's side, then upsample: the decoder costs about as
+    # much as the encoder, so 0.5 cuts SASSL's extra cost by ~4x; 1.0 is the paper's full resolution.
+    decode_scale: float = 1.0
+
+    def decode_size(self, out_size: int) -> int:
+        """Side of the decoded image: a multiple of the VGG stride, at least one feature cell."""
+        return max(FEATURE_STRIDE, round(out_size * self.decode_scale / FEATURE_STRIDE) * FEATURE_STRIDE)
 
 
 @dataclass
@@ -103,14 +111,16 @@ class ViewMaker(nn.Module):
 
     def _stylise(self, x: torch.Tensor, batch: Batch, p: ViewParams) -> torch.Tensor:
         idx = p.sassl.style_index
+        size = self.style.decode_size(self.out_size)
         if self.style.mode == "online":
-            feats = self.encoder(x.to(next(self.encoder.parameters()).dtype)).float()
+            small = x if size == x.shape[-1] else F.interpolate(x, size=(size, size), mode="bilinear", antialias=True)
+            feats = self.encoder(small.to(next(self.encoder.parameters()).dtype)).float()
             mean, std = style_stats(feats)
             s_mean, s_std = mean[idx], std[idx]
         else:
             if batch.feats is None:
                 raise ValueError(f"style mode {self.style.mode!r} needs bank features in the batch")
-            feats = crop(batch.feats, p.box, self.out_size // FEATURE_STRIDE, 1.0 / FEATURE_STRIDE)
+            feats = crop(batch.feats, p.box, size // FEATURE_STRIDE, 1.0 / FEATURE_STRIDE)
             if self.style.mode == "bank":
                 s_mean, s_std = self.bank_mean[idx], self.bank_std[idx]
             else:
