@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import warnings
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
-from common import markdown_table, median_time  # noqa: E402
+from common import markdown_table, median_time
 
-from sassl.device import resolve_device  # noqa: E402
-from sassl.style import SASSL, Decoder, load_encoder  # noqa: E402
+from sassl.device import resolve_device
+from sassl.style import SASSL, Decoder, load_encoder
 
 
 def main() -> None:

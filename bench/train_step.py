@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 import warnings
@@ -21,20 +20,19 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import markdown_table, sync  # noqa: E402
+from common import markdown_table, sync
 
-from sassl.demo import textures  # noqa: E402
-from sassl.device import resolve_device  # noqa: E402
-from sassl.precompute import PrecomputeConfig, precompute  # noqa: E402
-from sassl.style import load_decoder, load_encoder, style_stats  # noqa: E402
-from sassl.train.augment import METHOD_VIEWS, normalize  # noqa: E402
-from sassl.train.backbone import build_backbone  # noqa: E402
-from sassl.train.data import StreamDataset, bank_spec  # noqa: E402
-from sassl.train.methods import build_method  # noqa: E402
-from sassl.train.optim import RECIPES, build_optimizer  # noqa: E402
-from sassl.train.views import Batch, StyleConfig, ViewMaker  # noqa: E402
+from sassl.demo import textures
+from sassl.device import resolve_device
+from sassl.precompute import PrecomputeConfig, precompute
+from sassl.style import load_decoder, load_encoder, style_stats
+from sassl.train.augment import METHOD_VIEWS, normalize
+from sassl.train.backbone import build_backbone
+from sassl.train.data import StreamDataset, bank_spec
+from sassl.train.methods import build_method
+from sassl.train.optim import RECIPES, build_optimizer
+from sassl.train.views import Batch, StyleConfig, ViewMaker
 
 
 def canonical_size(image_size: int) -> int:
