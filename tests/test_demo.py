@@ -19,7 +19,6 @@ def test_textures_are_balanced_and_deterministic() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.filterwarnings("ignore:RANDOM WEIGHTS")
 def test_demo_runs_end_to_end_and_writes_the_report(tmp_path) -> None:
     cfg = DemoConfig(out=str(tmp_path / "demo"), classes=4, pretrain_per_class=8, eval_per_class=(4, 2, 4),
                      gen_size=40, bank_size=32, image_size=32, batch_size=16, epochs=1, workers=0)

@@ -28,7 +28,6 @@ from sassl.style.preview import write_previews
 from sassl.style.stylizer import load_stylizer
 from sassl.style.train import DecoderTrainConfig, train_decoder
 
-pytestmark = pytest.mark.filterwarnings("ignore:RANDOM WEIGHTS")
 
 
 @pytest.fixture(scope="module")
@@ -187,6 +186,14 @@ def test_wrong_weight_files_give_one_clear_error(tmp_path) -> None:
         load_encoder(tmp_path / "other.pth")
     with pytest.raises(WeightsError, match="--allow-random-weights"):
         load_encoder("random")
+
+
+def test_random_weights_warn_loudly(capsys) -> None:
+    with pytest.warns(UserWarning, match="RANDOM WEIGHTS for the VGG encoder"):
+        load_encoder("random", allow_random=True)
+    with pytest.warns(UserWarning, match="RANDOM WEIGHTS for the AdaIN decoder"):
+        load_decoder("random", allow_random=True)
+    assert "WARNING: RANDOM WEIGHTS" in capsys.readouterr().err
 
 
 def test_weight_files_are_never_unpickled(tmp_path) -> None:
