@@ -29,7 +29,6 @@ from sassl.style.stylizer import load_stylizer
 from sassl.style.train import DecoderTrainConfig, train_decoder
 
 
-
 @pytest.fixture(scope="module")
 def nets() -> tuple:
     torch.manual_seed(1)
