@@ -62,3 +62,9 @@ def test_corrupt_items_are_skipped_and_counted(tmp_path):
     ds.set_position(0, 0, 2, 0)
     batch = next(iter(make_loader(ds, 2, 0)))
     assert batch["image"].shape == (2, 3, 16, 16) and int(batch["errors"].sum()) == 2
+
+
+def test_a_given_sample_count_skips_the_counting_pass(tmp_path) -> None:
+    """With ``num_samples`` the shards are not read at all (they need not even exist yet)."""
+    spec = images_spec(str(tmp_path / "missing-{000..009}.tar"), 16, num_samples=1281167)
+    assert spec.num_samples == 1281167 and len(spec.units) == 10

@@ -18,6 +18,8 @@ STYLE_HELP = (
 @click.option("--bank", type=click.Path(file_okay=False), help="Content bank directory (from `sassl precompute`).")
 @click.option("--images", help="Instead of a bank: an image folder or an image shard spec (data-{000..009}.tar).")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory (checkpoints, metrics, views.png).")
+@click.option("--epoch-samples", type=click.IntRange(1),
+              help="Samples in the --images shards (ImageNet-1k: 1281167); skips the counting pass over them.")
 @click.option("--style", default="in-batch", show_default=True, help=STYLE_HELP)
 @click.option("--arch", default="resnet50", show_default=True, type=click.Choice(ARCHS))
 @click.option("--small-stem", is_flag=True, help="3x3 stride-1 stem without max-pool (32-96 px data).")

@@ -63,16 +63,19 @@ def bank_spec(bank_dir: str | Path) -> DataSpec:
     return DataSpec("bank", tuple(info.shards), info.image_size, info.num_samples, bank=info)
 
 
-def images_spec(spec: str, size: int) -> DataSpec:
+def images_spec(spec: str, size: int, num_samples: int | None = None) -> DataSpec:
     """An image folder (class sub-folders give labels) or an ImageNet-style shard spec.
 
-    The sample count of shards is found by one pass over them (no image decoding).
+    The sample count of shards is ``num_samples`` when given (ImageNet-1k: 1281167), else found by
+    one pass over them (no image decoding), which costs a full read of the data set.
     """
     path = Path(spec)
     if path.is_dir():
         files, classes = list_image_folder(path)
         return DataSpec("folder", tuple((str(p), lab) for p, lab in files), size, len(files), len(classes) or None)
     urls = expand_urls(spec)
+    if num_samples is not None:
+        return DataSpec("shards", tuple(urls), size, num_samples)
     count = 0
     for url in tqdm(urls, desc="counting samples", unit="shard", disable=len(urls) < 10):
         try:

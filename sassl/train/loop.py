@@ -57,6 +57,7 @@ class TrainConfig:
     out: str
     bank: str | None = None
     images: str | None = None
+    epoch_samples: int | None = None  # samples in --images shards (skips counting them)
     style: str = "in-batch"
     arch: str = "resnet50"
     small_stem: bool = False
@@ -148,7 +149,7 @@ def _data_spec(cfg: TrainConfig) -> DataSpec:
         spec = bank_spec(cfg.bank)
     else:
         load = cfg.load_size or -(-cfg.image_size * 8 // 7 // 8) * 8
-        spec = images_spec(cfg.images, load)
+        spec = images_spec(cfg.images, load, cfg.epoch_samples)
     if spec.size < cfg.image_size // 2:
         raise ConfigError(f"source images are {spec.size}px, too small for --image-size {cfg.image_size}")
     return spec
