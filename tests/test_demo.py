@@ -29,7 +29,7 @@ def test_demo_runs_end_to_end_and_writes_the_report(tmp_path) -> None:
     assert Image.open(folder / "comparison.png").size[0] > 100
     assert Image.open(folder / "views.png").size[0] > 100
     results = json.loads((folder / "results.json").read_text())["results"]
-    assert set(results) == {"simclr", "simclr-sassl"}
+    assert set(results) == {"random-init", "simclr", "simclr-sassl"} and "| random-init |" in text
     for res in results.values():
         assert 0.0 <= res["linear"]["test"] <= 1.0 and res["splits"] == {"train": 16, "val": 8, "test": 16}
     bank = json.loads((tmp_path / "demo/bank/bank.json").read_text())

@@ -16,10 +16,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from sassl.atomic import atomic_write_text
+import torch
+
+from sassl.atomic import atomic_torch_save, atomic_write_text
 from sassl.demo import textures
 from sassl.evaluate import compare_runs, evaluate_transfer
 from sassl.precompute import PrecomputeConfig, precompute
+from sassl.train.backbone import backbone_record, build_backbone
 from sassl.train.loop import TrainConfig, train
 
 
@@ -90,22 +93,33 @@ def run_demo(cfg: DemoConfig) -> Path:
                               load_size=cfg.bank_size, **common),
         "simclr-sassl": TrainConfig(out=str(out / "runs/simclr-sassl"), bank=str(bank), style="in-batch", **common),
     }
-    results = {}
+    def evaluate(run_dir: Path) -> dict:
+        return evaluate_transfer(run_dir / "last.pt", f"imagefolder:{eval_dir}", image_size=cfg.bank_size, knn=True,
+                                 workers=0)
+
+    reference = random_init_checkpoint(cfg, out / "runs/random-init")
+    results = {"random-init": (reference, _timed(cfg, "evaluate random-init", lambda: evaluate(reference)))}
     for name, tcfg in runs.items():
         run = _timed(cfg, f"pretrain {name}", lambda tcfg=tcfg: train(tcfg))
-        res = _timed(cfg, f"evaluate {name}", lambda run=run: evaluate_transfer(
-            Path(run.run_dir) / "last.pt", f"imagefolder:{eval_dir}", image_size=cfg.bank_size, knn=True,
-            workers=0))
-        results[name] = (run, res)
+        results[name] = (Path(run.run_dir), _timed(cfg, f"evaluate {name}", lambda run=run: evaluate(Path(run.run_dir))))
     return write_report(cfg, out, results)
 
 
-def write_report(cfg: DemoConfig, out: Path, results: dict[str, tuple[Any, dict]]) -> Path:
+def random_init_checkpoint(cfg: DemoConfig, run_dir: Path) -> Path:
+    """The untrained backbone (same seed and architecture) as a checkpoint: the reference row that
+    shows whether pretraining moved the features at all."""
+    torch.manual_seed(cfg.seed)
+    net, _ = build_backbone(cfg.arch)
+    atomic_torch_save(backbone_record(cfg.arch, False, net), run_dir / "last.pt")
+    return run_dir
+
+
+def write_report(cfg: DemoConfig, out: Path, results: dict[str, tuple[Path, dict]]) -> Path:
     """report/README.md + comparison chart + stylised views + results.json."""
     report = out / "report"
     report.mkdir(parents=True, exist_ok=True)
-    table = compare_runs([Path(run.run_dir) for run, _ in results.values()], report / "comparison.png")
-    views = Path(results["simclr-sassl"][0].run_dir) / "views.png"
+    table = compare_runs([run_dir for run_dir, _ in results.values()], report / "comparison.png")
+    views = results["simclr-sassl"][0] / "views.png"
     if views.exists():
         shutil.copyfile(views, report / "views.png")
     warning = (
@@ -121,7 +135,7 @@ def write_report(cfg: DemoConfig, out: Path, results: dict[str, tuple[Any, dict]
         f"(labels unused by SimCLR), evaluation train/val/test {', '.join(str(cfg.classes * n) for n in cfg.eval_per_class)}.",
         f"Pretraining: SimCLR, {cfg.arch}, {cfg.image_size} px crops, batch {cfg.batch_size}, {cfg.epochs} epochs, "
         f"seed {cfg.seed}; `simclr-sassl` adds SASSL on view 1 (p=0.8, alpha, beta ~ U(0.1, 0.3), in-batch styles, "
-        "content features from the bank).",
+        "content features from the bank). `random-init` is the untrained backbone, for reference.",
         "", "## Results", "", table, "", "![comparison](comparison.png)", "",
         "## Views", "", "Stylised and plain views of the first batch of the SASSL run:", "", "![views](views.png)", "",
         "## Stage times (s)", "", "| stage | seconds |", "|---|---|",
