@@ -137,7 +137,8 @@ def write_report(cfg: DemoConfig, out: Path, results: dict[str, tuple[Path, dict
         f"seed {cfg.seed}; `simclr-sassl` adds SASSL on view 1 (p=0.8, alpha, beta ~ U(0.1, 0.3), in-batch styles, "
         "content features from the bank). `random-init` is the untrained backbone, for reference.",
         "", "## Results", "", table, "", "![comparison](comparison.png)", "",
-        "## Views", "", "Stylised and plain views of the first batch of the SASSL run:", "", "![views](views.png)", "",
+        "## Views", "", "First batch of the SASSL run; rows: view 1 without style, view 1 with SASSL (same crop and "
+        "colour parameters; beta <= 0.3 keeps the change subtle), view 2:", "", "![views](views.png)", "",
         "## Stage times (s)", "", "| stage | seconds |", "|---|---|",
         *[f"| {k} | {v} |" for k, v in cfg.stage_seconds.items()], "",
     ]
