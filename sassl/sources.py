@@ -43,6 +43,10 @@ class RawSample:
     label: int | None
     source: str
 
+    def decode(self) -> Image.Image:
+        """The RGB image; an :class:`ImageError` names it as ``source:key``."""
+        return decode_image(self.data, f"{self.source}:{self.key}")
+
 
 def expand_urls(spec: str | Sequence[str]) -> list[str]:
     """Brace-expand a shard spec (``a-{000..009}.tar``), a whitespace/comma separated list, or a list."""

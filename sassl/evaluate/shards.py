@@ -30,7 +30,7 @@ from sassl.evaluate.features import FeatureCache, Features, IterablePreprocessed
 from sassl.evaluate.probe import WD_GRID, LBFGSConfig, linear_probe
 from sassl.evaluate.report import write_report
 from sassl.evaluate.transfer import linear_protocol, preprocessing_line
-from sassl.sources import ImageError, ShardError, decode_image, expand_urls, iter_shard, pil_to_uint8, resize_center_crop
+from sassl.sources import ImageError, ShardError, expand_urls, iter_shard, pil_to_uint8, resize_center_crop
 from sassl.train.backbone import load_backbone
 
 
@@ -82,7 +82,7 @@ def _shard_items(task: tuple[int, str, int], size: int, keep: frozenset[int] | N
                 continue
             if keep is None or i in keep:
                 try:
-                    img = resize_center_crop(decode_image(s.data, f"{url}:{s.key}"), size)
+                    img = resize_center_crop(s.decode(), size)
                     yield pil_to_uint8(img), i, True
                 except ImageError as exc:
                     print(f"skipped: {exc}", file=sys.stderr)

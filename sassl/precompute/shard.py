@@ -24,7 +24,7 @@ from sassl.bank.codecs import Codec, encode_batch, npy_bytes
 from sassl.bank.format import IMAGE_FIELD, STYLE_FIELD, BankSettings
 from sassl.bank.writer import ShardWriter
 from sassl.precompute.units import WorkUnit
-from sassl.sources import ImageError, RawSample, ShardError, decode_image, resize_center_crop
+from sassl.sources import ImageError, RawSample, ShardError, resize_center_crop
 from sassl.style import VGGEncoder, style_stats
 
 
@@ -53,7 +53,7 @@ class Prepared:
 def prepare(raw: RawSample, size: int, jpeg_quality: int | None) -> Prepared:
     """Decode, resize + centre crop; for content banks round-trip through the stored JPEG."""
     try:
-        img = resize_center_crop(decode_image(raw.data, f"{raw.source}:{raw.key}"), size)
+        img = resize_center_crop(raw.decode(), size)
     except ImageError as exc:
         return Prepared(raw, error=str(exc))
     if jpeg_quality is None:

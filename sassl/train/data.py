@@ -30,7 +30,6 @@ from sassl.sources import (
     ImageError,
     RawSample,
     ShardError,
-    decode_image,
     expand_urls,
     iter_shard,
     list_image_folder,
@@ -102,7 +101,7 @@ def _unit_samples(spec: DataSpec, unit: Any) -> Iterator[dict | Exception]:
                 yield raw
                 continue
             try:
-                img = resize_center_crop(decode_image(raw.data, f"{raw.source}:{raw.key}"), spec.size)
+                img = resize_center_crop(raw.decode(), spec.size)
             except ImageError as exc:
                 yield exc
                 continue
