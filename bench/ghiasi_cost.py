@@ -67,13 +67,18 @@ def main() -> None:
             "  T after the prefix (residual + expand, CIN)": lambda: transformer.render(feats, z),
         }
         gflop = {k: flops(fn) / args.batch / 1e9 for k, fn in stages.items()}
-        timer = (lambda fn: median_cpu_time(fn, args.repeats)) if device.type == "cpu" else (lambda fn: median_time(fn, device, args.repeats))
-        secs = {k: timer(fn) / args.batch for k, fn in stages.items()}
-    t_key, p_key = "style transformer T", "  T's prefix (contract convs, before the first CIN)"
-    rows = [[k, f"{gflop[k]:.3f}", f"{1000 * secs[k]:.1f}", f"{gflop[k] / gflop[t_key]:.2f}", f"{secs[k] / secs[t_key]:.2f}"] for k in stages]
+        if device.type == "cpu":
+            secs = {k: median_cpu_time(fn, args.repeats) / args.batch for k, fn in stages.items()}
+        else:
+            secs = {k: median_time(fn, device, args.repeats) / args.batch for k, fn in stages.items()}
+    t_key = "style transformer T"
+    rows = [
+        [k, f"{gflop[k]:.3f}", f"{1000 * secs[k]:.1f}", f"{gflop[k] / gflop[t_key]:.2f}", f"{secs[k] / secs[t_key]:.2f}"]
+        for k in stages
+    ]
     c, h, w = feats.shape[1:]
     clock = "CPU time" if device.type == "cpu" else "wall time"
-    print(f"device={device} size={args.size} batch={args.batch} threads={torch.get_num_threads()} clock={clock}")
+    print(f"device={device} size={args.size} batch={args.batch} threads={torch.get_num_threads()} {clock}")
     print(markdown_table(["stage", "GFLOP / image", "ms / image", "FLOP share of T", "time share of T"], rows))
     print(f"prefix output per image: {c}x{h}x{w} = {c * h * w} values = {2 * c * h * w / 1024:.0f} KiB as float16 "
           f"(z: {z.shape[1]} floats = {4 * z.shape[1]} bytes)")

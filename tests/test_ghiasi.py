@@ -82,7 +82,7 @@ def prune(model: onnx.ModelProto) -> onnx.ModelProto:
 
 def session(model: onnx.ModelProto) -> ort.InferenceSession:
     opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 2
+    opts.intra_op_num_threads = 1
     opts.log_severity_level = 3
     return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
 
@@ -105,6 +105,15 @@ def one_line_error(exc: pytest.ExceptionInfo, path) -> str:
     msg = str(exc.value)
     assert "\n" not in msg and msg.startswith(str(path)), msg
     return msg
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One intra-op thread: on a loaded 2-core machine, two spinning threads made these tests 40x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -261,7 +270,7 @@ def test_fingerprint_follows_the_weights(nets):
 def test_runs_without_onnxruntime(tmp_path):
     """Loading and running needs the onnx package only; onnxruntime is a test dependency."""
     code = (
-        "import sys, torch; from sassl.style.ghiasi import load_ghiasi; p, t = load_ghiasi(); "
+        "import sys, torch; torch.set_num_threads(1); from sassl.style.ghiasi import load_ghiasi; p, t = load_ghiasi(); "
         "x = torch.rand(1, 3, 32, 32); t(x, p(x)); assert 'onnxruntime' not in sys.modules, 'onnxruntime imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, env=os.environ.copy(), cwd=tmp_path)

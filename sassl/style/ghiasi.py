@@ -85,7 +85,9 @@ class ExpandedConv(nn.Module):
 
 
 # (expansion t, channels c, repeats n, first stride s): MobileNet-v2's table, width multiplier 1.0.
-_MOBILENET_V2 = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
+_MOBILENET_V2 = [
+    (1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)
+]
 
 
 class StylePredictor(nn.Module):
@@ -190,11 +192,17 @@ class StyleTransformer(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         contract = _scope(
-            conv1=ReflectConv2d(3, 8, 9), conv2=ReflectConv2d(8, 16, 3, stride=2), conv3=ReflectConv2d(16, 32, 3, stride=2)
+            conv1=ReflectConv2d(3, 8, 9),
+            conv2=ReflectConv2d(8, 16, 3, stride=2),
+            conv3=ReflectConv2d(16, 32, 3, stride=2),
         )
-        residual = _scope(**{f"residual{i}": _scope(conv1=CINConv2d(32, 32, 3), conv2=CINConv2d(32, 32, 3)) for i in range(1, 6)})
+        residual = _scope(
+            **{f"residual{i}": _scope(conv1=CINConv2d(32, 32, 3), conv2=CINConv2d(32, 32, 3)) for i in range(1, 6)}
+        )
         expand = _scope(
-            conv1=_scope(conv=CINConv2d(32, 16, 3)), conv2=_scope(conv=CINConv2d(16, 8, 3)), conv3=_scope(conv=CINConv2d(8, 3, 9))
+            conv1=_scope(conv=CINConv2d(32, 16, 3)),
+            conv2=_scope(conv=CINConv2d(16, 8, 3)),
+            conv3=_scope(conv=CINConv2d(8, 3, 9)),
         )
         self.transformer = _scope(contract=contract, residual=residual, expand=expand)
 
@@ -216,9 +224,11 @@ class StyleTransformer(nn.Module):
     def forward(self, content: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         h, w = content.shape[-2:]
         if h < MIN_SIZE or w < MIN_SIZE:
-            raise ValueError(f"the Ghiasi style transformer needs images of at least {MIN_SIZE}x{MIN_SIZE} pixels, got {h}x{w}")
+            raise ValueError(
+                f"the Ghiasi style transformer needs images of at least {MIN_SIZE}x{MIN_SIZE} pixels, got {h}x{w}"
+            )
         if z.shape != (content.shape[0], STYLE_DIM):
-            raise ValueError(f"style vectors must be (batch, {STYLE_DIM}) = ({content.shape[0]}, {STYLE_DIM}), got {tuple(z.shape)}")
+            raise ValueError(f"style vectors must be ({content.shape[0]}, {STYLE_DIM}), got {tuple(z.shape)}")
         ph, pw = -h % 4, -w % 4
         x = F.pad(content, (0, pw, 0, ph), mode="reflect") if ph or pw else content
         out = self.render(self.contract(x), z.to(x.dtype))
@@ -253,7 +263,9 @@ def load_graph_into(module: StylePredictor | StyleTransformer, path: str | Path)
     graph = GraphWeights(read_onnx(path), path)
     found = [i.name for i in graph.graph.input if i.name not in {t.name for t in graph.graph.initializer}]
     if found != inputs:
-        raise graph.fail(f"not Magenta's arbitrary-stylization {what} graph (inputs {found}, expected {inputs})")
+        raise graph.fail(
+            f"not Magenta's arbitrary-stylization {what} graph (inputs {found}, expected {inputs})"
+        )
     params = dict(module.named_parameters())
     state: dict[str, torch.Tensor] = {}
     for layer in graph.conv_layers():
@@ -336,7 +348,8 @@ def _check_cin_eps(graph: GraphWeights, n_norms: int) -> None:
                 if value is not None:
                     eps.append(float(np.asarray(value).ravel()[0]) if np.asarray(value).size == 1 else math.nan)
     if len(eps) != n_norms or not all(abs(e - CIN_EPS) <= 1e-3 * CIN_EPS for e in eps):
-        raise graph.fail(f"expected {n_norms} CIN variance epsilons of {CIN_EPS}, found {len(eps)}: {_short([f'{e:g}' for e in eps])}")
+        found = _short([f"{e:g}" for e in eps])
+        raise graph.fail(f"expected {n_norms} CIN variance epsilons of {CIN_EPS}, found {len(eps)}: {found}")
 
 
 def default_weights_dir() -> Path:
@@ -364,7 +377,7 @@ def load_ghiasi(weights_dir: str | Path | None = None) -> tuple[StylePredictor, 
 
 
 def ghiasi_fingerprint(predictor: StylePredictor, transformer: StyleTransformer) -> str:
-    """One fingerprint for the pair: a bank's z is only valid with the predictor *and* transformer it was made for."""
+    """One fingerprint for the pair: a bank's z is only valid with the predictor *and* transformer that made it."""
     return fingerprint(nn.ModuleDict({"predictor": predictor, "transformer": transformer}), extra="ghiasi")
 
 

@@ -13,11 +13,12 @@ Only the ``onnx`` package (protobuf parsing) is needed; onnxruntime is not.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import onnx
+from onnx import numpy_helper
 
 from sassl.style.weights import WeightsError
 
@@ -45,10 +46,8 @@ def dequantize(q: np.ndarray, scale: np.ndarray, zero_point: np.ndarray | None, 
     return ((q.astype(np.int64) - zp).astype(np.float32) * scale).astype(np.float32)
 
 
-def read_onnx(path: str | Path):
+def read_onnx(path: str | Path) -> onnx.ModelProto:
     """Parse an ONNX file (no external data, nothing executed); every failure is one WeightsError line."""
-    import onnx
-
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"{path}: ONNX file not found")
@@ -95,22 +94,19 @@ class GraphWeights:
     loader turns into an error (a graph with weights the modules would silently ignore is another model).
     """
 
-    def __init__(self, model, path: str | Path) -> None:
-        from onnx import numpy_helper
-
+    def __init__(self, model: onnx.ModelProto, path: str | Path) -> None:
         self.path = Path(path)
         self.graph = model.graph
         self.model = model
         self._arrays = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
         self.producer = {out: node for node in model.graph.node for out in node.output}
-        self._aux: set[str] = set()
-        self._data: set[str] = set(self._arrays) - {
-            n for node in model.graph.node for n in node.input
-        }  # referenced by no node at all: unused by definition
+        # Data: initializers some node computes with, and those no node reads (unused by definition).
+        referenced = {name for node in model.graph.node for name in node.input}
+        self._data = set(self._arrays) - referenced
         for node in model.graph.node:
             for i, name in enumerate(node.input):
-                if name in self._arrays:
-                    (self._aux if node.op_type in _AUX_INPUTS and i > 0 else self._data).add(name)
+                if name in self._arrays and not (node.op_type in _AUX_INPUTS and i > 0):
+                    self._data.add(name)
         self._used: set[str] = set()
 
     def fail(self, what: str) -> WeightsError:
@@ -152,8 +148,6 @@ class GraphWeights:
 
     def conv_layers(self) -> list[ConvLayer]:
         """Every ``Conv`` of the graph, weights dequantized, in graph order."""
-        import onnx
-
         hw = _input_sizes(self.model)
         layers = []
         for node in self.graph.node:
@@ -188,10 +182,8 @@ class GraphWeights:
         return sorted(self._data - self._used)
 
 
-def _input_sizes(model) -> dict[str, tuple[int, int]]:
+def _input_sizes(model: onnx.ModelProto) -> dict[str, tuple[int, int]]:
     """(H, W) of every 4-D tensor whose shape ONNX shape inference knows (the graph's fixed sizes)."""
-    import onnx
-
     try:
         inferred = onnx.shape_inference.infer_shapes(model)
     except Exception:  # a graph shape inference cannot follow: the pads are then checked by size-free rules
