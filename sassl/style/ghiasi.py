@@ -271,6 +271,8 @@ def load_graph_into(module: StylePredictor | StyleTransformer, path: str | Path)
     for layer in graph.conv_layers():
         conv = _conv_for(module, layer, graph)
         key = param_path(layer.name)
+        if key in state:
+            raise graph.fail(f"weight {layer.name} is used by more than one convolution")
         state[key] = torch.from_numpy(layer.weight.copy())
         bias_key = key.removesuffix("weight") + "bias"
         if layer.bias is not None:
