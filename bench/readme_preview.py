@@ -5,7 +5,7 @@ Rachel Michetti) and rocket (SpaceX, public domain); styles: hubble_deep_field (
 immunohistochemistry (no known copyright restrictions) and colorwheel (scikit-image, generated). Writes
 ``docs/preview.png`` and ``docs/preview-sweep.png`` through the same function as `sassl stylizer preview`.
 
-    python bench/readme_preview.py [--size 160] [--out docs/preview.png]
+    python bench/readme_preview.py [--size 128] [--out docs/preview.png]
 """
 
 from __future__ import annotations
@@ -33,12 +33,14 @@ def photos(names: tuple[str, ...], size: int) -> torch.Tensor:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", type=int, default=160)
+    ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--out", default="docs/preview.png")
     args = ap.parse_args()
     stylizer = load_stylizer(StylizerSpec("ghiasi"))
     with torch.no_grad():
         grid, sweep = write_previews(stylizer, photos(CONTENTS, args.size), photos(STYLES, args.size), args.out)
+    for path in (grid, sweep):  # the README's copies: 256 colours keep the repository small
+        Image.open(path).quantize(256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
     print(f"wrote {grid} and {sweep} ({stylizer.describe()})")
 
 
