@@ -145,3 +145,18 @@ def test_decode_scale_decodes_a_smaller_crop_and_keeps_the_view_size() -> None:
         outs[scale] = v1
     assert seen[0] == (8, 8) and seen[-1] == (4, 4)
     assert not torch.equal(outs[1.0], outs[0.5])
+
+
+def test_crops_below_the_stylizers_minimum_are_rendered_at_the_minimum() -> None:
+    """Ghiasi's transformer needs 5 px: a 16 px view at --decode-scale 0.1 renders at 5 px, never crashes."""
+    from sassl.style import StylizerSpec, load_stylizer
+    from sassl.train.views import Batch, StyleConfig, ViewMaker
+
+    stylizer = load_stylizer(StylizerSpec("ghiasi"))
+    assert StyleConfig(decode_scale=0.1).decode_size(16, stylizer.content_stride, stylizer.min_size) == stylizer.min_size
+    images = (_images(2, 24) * 255).to(torch.uint8)
+    batch = Batch(images, torch.full((2,), -1), None, stylizer.encode(images.float() / 255).code)
+    maker = ViewMaker(METHOD_VIEWS["simclr"], 16, StyleConfig("in-batch", p=1.0, decode_scale=0.1), stylizer)
+    v1, v2, p1, _ = maker(batch, torch.Generator().manual_seed(0))
+    assert v1.shape == (2, 3, 16, 16) and torch.isfinite(v1).all()
+    assert not torch.equal(v1, maker.render(batch, p1.without_style()))

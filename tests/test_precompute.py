@@ -145,3 +145,20 @@ def test_killed_run_resumes_to_the_same_bank(ray_cluster, tmp_path):
         assert torch.allclose(a[key]["content"], b[key]["content"], atol=1e-4)
         assert torch.allclose(a[key]["code"], b[key]["code"], atol=1e-5)
     assert not list(killed.glob(".*"))
+
+
+def test_bad_stylizer_weights_are_refused_before_any_output(tmp_path):
+    """A truncated ONNX file in --stylizer-weights: one line naming it, exit 1, no bank folder."""
+    from sassl.style.ghiasi import PREDICT_FILE, TRANSFORM_FILE, default_weights_dir
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    for name in (PREDICT_FILE, TRANSFORM_FILE):
+        data = (default_weights_dir() / name).read_bytes()
+        (weights / name).write_bytes(data[: len(data) // 2] if name == PREDICT_FILE else data)
+    write_shard(tmp_path / "s-000.tar", ["a", "b"])
+    out = tmp_path / "bank"
+    res = CliRunner().invoke(main, ["precompute", "--shards", str(tmp_path / "s-000.tar"), "--out", str(out),
+                                    "--stylizer-weights", str(weights), "--in-process"])
+    assert res.exit_code == 1 and str(weights / PREDICT_FILE) in res.output
+    assert len(res.output.strip().splitlines()) == 1 and not out.exists()

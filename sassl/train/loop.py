@@ -172,10 +172,6 @@ def _style_networks(cfg: TrainConfig, mode: str, style_dir: str | None, spec: Da
     if style_dir is not None:
         info, style_codes = load_style_bank(style_dir)
         check_stylizer(info, stylizer)
-    size = StyleConfig(mode, decode_scale=cfg.decode_scale).decode_size(cfg.image_size, stylizer.content_stride)
-    if size < stylizer.min_size:
-        raise ConfigError(f"--image-size {cfg.image_size} x --decode-scale {cfg.decode_scale} renders {size} px, "
-                          f"below the {stylizer.name} stylizer's minimum of {stylizer.min_size} px")
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     return stylizer.to(device, dtype), style_codes
 

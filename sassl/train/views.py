@@ -41,7 +41,8 @@ class StyleConfig:
     decode_scale: float = 1.0
 
     def decode_size(self, out_size: int, stride: int, minimum: int = 1) -> int:
-        """Side of the rendered image: a multiple of the content ``stride``, at least ``minimum`` pixels."""
+        """Side of the rendered image: a multiple of the content ``stride``, at least ``minimum`` pixels
+        (a stylizer's smallest input: smaller crops are rendered at that size and resized back)."""
         side = max(stride, round(out_size * self.decode_scale / stride) * stride)
         return max(side, -(-minimum // stride) * stride)
 
