@@ -115,7 +115,7 @@ def test_decode_scale_decodes_a_smaller_crop_and_keeps_the_view_size() -> None:
 
     from sassl.style import AdaINStylizer, Decoder
     from sassl.style.adain import stats_code
-    from sassl.style.weights import seeded_he_init
+    from sassl.weights import seeded_he_init
     from sassl.train.augment import METHOD_VIEWS
     from sassl.train.views import Batch, StyleConfig, ViewMaker
 

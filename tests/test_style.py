@@ -16,7 +16,6 @@ from sassl.style import (
     Decoder,
     SASSLParams,
     StylizerSpec,
-    WeightsError,
     adain,
     apply_sassl,
     in_batch_styles,
@@ -30,6 +29,7 @@ from sassl.style.adain import stats_code
 from sassl.style.decoder import save_decoder
 from sassl.style.preview import write_previews
 from sassl.style.train import DecoderTrainConfig, train_decoder
+from sassl.weights import WeightsError
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from sassl.evaluate.datasets import DatasetLayoutError, target_names
-from sassl.style.weights import WeightsError
+from sassl.weights import WeightsError
 
 
 @click.group("eval", invoke_without_command=True)

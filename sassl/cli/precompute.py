@@ -11,7 +11,7 @@ from sassl.bank.format import DEFAULT_IMAGE_SIZE, DEFAULT_JPEG_QUALITY, BankErro
 from sassl.cli.style_options import stylizer_options
 from sassl.precompute.job import DEFAULT_SHARD_SIZE, PrecomputeConfig, precompute as run_precompute
 from sassl.precompute.units import InputError
-from sassl.style import WeightsError
+from sassl.weights import WeightsError
 
 
 @click.command()

@@ -71,7 +71,7 @@ def preview_cmd(content: str, style: str, out: str, stylizer: str, stylizer_weig
 def _run(fn):  # type: ignore[no-untyped-def]
     """Turn the library's expected errors into one-line click errors."""
     from sassl.sources import ImageError, ShardError
-    from sassl.style.weights import WeightsError
+    from sassl.weights import WeightsError
 
     try:
         return fn()

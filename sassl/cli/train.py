@@ -50,7 +50,7 @@ def train_cmd(**opts: object) -> None:
     """Self-supervised pretraining (SimCLR, MoCo v2, BYOL) with SASSL on view 1."""
     from sassl.bank.reader import BankError
     from sassl.sources import ImageError, ShardError
-    from sassl.style.weights import WeightsError
+    from sassl.weights import WeightsError
     from sassl.train.loop import TrainConfig, TrainingDiverged, train
 
     try:

@@ -6,7 +6,6 @@ from sassl.style.decoder import Decoder, load_decoder, save_decoder
 from sassl.style.registry import DEFAULT_STYLIZER, STYLIZERS, load_stylizer
 from sassl.style.stylizer import Encoded, Stylizer, StylizerSpec
 from sassl.style.vgg import VGGEncoder, load_encoder
-from sassl.style.weights import WeightsError
 
 __all__ = [
     "AdaINStylizer",
@@ -19,7 +18,6 @@ __all__ = [
     "Stylizer",
     "StylizerSpec",
     "VGGEncoder",
-    "WeightsError",
     "adain",
     "apply_sassl",
     "in_batch_styles",

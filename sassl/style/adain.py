@@ -12,7 +12,7 @@ import torch
 from sassl.style.decoder import Decoder, load_decoder
 from sassl.style.stylizer import Encoded, Stylizer, StylizerSpec
 from sassl.style.vgg import FEATURE_CHANNELS, FEATURE_STRIDE, VGGEncoder, load_encoder
-from sassl.style.weights import WeightsError
+from sassl.weights import WeightsError
 
 EPS = 1e-5
 

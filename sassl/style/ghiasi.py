@@ -29,7 +29,7 @@ from torch import nn
 
 from sassl.style.onnx_weights import ConvLayer, GraphWeights, read_onnx
 from sassl.style.stylizer import Encoded, Stylizer, StylizerSpec
-from sassl.style.weights import WeightsError, fingerprint
+from sassl.weights import WeightsError, fingerprint
 
 STYLE_DIM = 100  # size of the style vector z
 CIN_EPS = 1e-5  # the graph's CIN epsilon (checked at load time)

@@ -23,7 +23,7 @@ def load_stylizer(spec: "StylizerSpec", parts: str = "all") -> "Stylizer":
     ``"encode"`` (precompute: codes and stored content), ``"render"`` (training from a bank) or ``"all"``
     (online styles, previews). Raises :class:`WeightsError` with one line on any unusable weights.
     """
-    from sassl.style.weights import WeightsError
+    from sassl.weights import WeightsError
 
     if spec.name not in STYLIZERS:
         raise WeightsError(f"unknown stylizer {spec.name!r}; expected one of {', '.join(STYLIZERS)}")
