@@ -29,7 +29,7 @@ from sassl.device import resolve_device
 from sassl.precompute import PrecomputeConfig, precompute
 from sassl.style import StylizerSpec, load_stylizer
 from sassl.train.augment import METHOD_VIEWS, normalize
-from sassl.train.backbone import build_backbone
+from sassl.backbone import build_backbone
 from sassl.train.data import StreamDataset, bank_spec
 from sassl.train.methods import build_method
 from sassl.train.optim import RECIPES, build_optimizer

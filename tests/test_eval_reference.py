@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from sassl.evaluate import LBFGSConfig, evaluate_shards, evaluate_transfer
-from sassl.train.backbone import backbone_record, build_backbone
+from sassl.backbone import backbone_record, build_backbone
 from test_eval_run import write_shard
 
 REFERENCE = Path(__file__).parent / "data" / "eval_reference.json"

@@ -15,7 +15,7 @@ from PIL import Image
 
 from sassl.cli.evaluate import eval_cmd
 from sassl.evaluate import LBFGSConfig, compare_runs, evaluate_shards, evaluate_transfer
-from sassl.train.backbone import backbone_record, build_backbone
+from sassl.backbone import backbone_record, build_backbone
 from test_eval_datasets import class_colour, make_dtd, make_imagefolder
 
 GRID = np.logspace(-6, 5, 6)

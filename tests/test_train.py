@@ -12,7 +12,7 @@ from train_helpers import content_bank, make_bank, small_config
 from sassl.bank.reader import BankError
 from sassl.cli import main
 from sassl.style.decoder import Decoder, save_decoder
-from sassl.train.backbone import load_backbone
+from sassl.backbone import load_backbone
 from sassl.train.checkpoint import load_checkpoint
 from sassl.train.loop import ConfigError, TrainingDiverged, train
 from sassl.train.metrics import read_metrics

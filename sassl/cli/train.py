@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
+from sassl.backbone import ARCHS
 from sassl.cli.style_options import stylizer_options
-from sassl.train.backbone import ARCHS
 from sassl.train.methods import METHODS
 
 STYLE_HELP = (

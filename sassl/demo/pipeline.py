@@ -22,7 +22,7 @@ from sassl.atomic import atomic_torch_save, atomic_write_text
 from sassl.demo import textures
 from sassl.evaluate import compare_runs, evaluate_transfer
 from sassl.precompute import PrecomputeConfig, precompute
-from sassl.train.backbone import backbone_record, build_backbone
+from sassl.backbone import backbone_record, build_backbone
 from sassl.train.loop import TrainConfig, train
 
 

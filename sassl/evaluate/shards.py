@@ -31,7 +31,7 @@ from sassl.evaluate.probe import WD_GRID, LBFGSConfig, linear_probe
 from sassl.evaluate.report import write_report
 from sassl.evaluate.transfer import linear_protocol, preprocessing_line
 from sassl.sources import ImageError, ShardError, expand_urls, iter_shard, pil_to_uint8, resize_center_crop
-from sassl.train.backbone import load_backbone
+from sassl.backbone import load_backbone
 
 
 class ShardIndex:

@@ -20,7 +20,7 @@ from sassl.evaluate.knn import KS, TEMPERATURE, knn_predict
 from sassl.evaluate.metrics import score
 from sassl.evaluate.probe import WD_GRID, LBFGSConfig, linear_probe
 from sassl.evaluate.report import write_report
-from sassl.train.backbone import load_backbone
+from sassl.backbone import load_backbone
 
 
 PARTITIONED = ("dtd", "sun397")

@@ -29,7 +29,7 @@ from sassl.style.registry import DEFAULT_STYLIZER, load_stylizer
 from sassl.style.stylizer import Stylizer, StylizerSpec
 from sassl.train import distributed as D
 from sassl.train.augment import METHOD_VIEWS, normalize
-from sassl.train.backbone import backbone_record, build_backbone
+from sassl.backbone import backbone_record, build_backbone
 from sassl.train.checkpoint import LAST, epoch_name, load_checkpoint, save_checkpoint
 from sassl.train.data import DataSpec, StreamDataset, bank_spec, images_spec, make_loader
 from sassl.train.methods import METHODS, build_method
