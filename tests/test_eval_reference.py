@@ -19,8 +19,17 @@ import pytest
 import torch
 from PIL import Image
 
-from sassl.evaluate import LBFGSConfig, evaluate_shards, evaluate_transfer
 from sassl.backbone import backbone_record, build_backbone
+from sassl.evaluate import (
+    EvalOptions,
+    FewShotProbe,
+    KNNProbe,
+    LBFGSConfig,
+    LinearProbe,
+    evaluate,
+    shards_task,
+    transfer_task,
+)
 from test_eval_run import write_shard
 
 REFERENCE = Path(__file__).parent / "data" / "eval_reference.json"
@@ -79,12 +88,15 @@ def comparable(result: dict, root: Path) -> dict:
 
 def run_all(root: Path) -> dict[str, dict]:
     ckpt, folder, train, test = make_fixture(root)
-    kw = dict(image_size=SIZE, workers=0, grid=GRID, lbfgs=FAST, device="cpu", cache_dir=root / "cache")
+    options = EvalOptions(image_size=SIZE, workers=0, device="cpu", cache_dir=root / "cache")
+    linear = LinearProbe(GRID, FAST)
+    probes = [linear, KNNProbe(), FewShotProbe.parse("3-way-2-shot", episodes=50, seed=3)]
     return {
-        "transfer": comparable(evaluate_transfer(ckpt, f"imagefolder:{folder}", knn=True, few_shot="3-way-2-shot",
-                                                 episodes=50, seed=3, **kw), root),
-        "shards-all": comparable(evaluate_shards(ckpt, train, test, val_per_class=3, **kw), root),
-        "shards-2-shot": comparable(evaluate_shards(ckpt, train, test, k_shot=2, val_per_class=3, seed=1, **kw), root),
+        "transfer": comparable(evaluate(ckpt, transfer_task(f"imagefolder:{folder}", seed=3), probes, options), root),
+        "shards-all": comparable(evaluate(ckpt, shards_task(train, test, val_per_class=3), [linear], options), root),
+        "shards-2-shot": comparable(
+            evaluate(ckpt, shards_task(train, test, k_shot=2, val_per_class=3, seed=1), [linear], options), root
+        ),
     }
 
 
