@@ -121,7 +121,7 @@ def shards_task(
     val_per_class: int = 5,
     seed: int = 0,
 ) -> Task:
-    """Linear evaluation on shards: ``k_shot`` labelled images per class (or all), test on ``test_shards``.
+    """The shard task: linear evaluation on ``k_shot`` labelled images per class (or all), test on ``test_shards``.
 
     The regularisation is chosen on ``val_per_class`` held-out labelled train images per class
     (disjoint from the training subset). Full evaluation refits on train+val; K-shot fits on the
