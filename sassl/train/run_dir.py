@@ -108,14 +108,14 @@ def _file_fingerprint(source: str | None) -> str | None:
 
 
 def inputs_fingerprint(cfg: Any, spec: Any, style_dir: str | None) -> dict[str, Any]:
-    """Content fingerprints of what the run reads: data (bank.json + shard names, or the shard / file
-    list), style bank, decoder and encoder weights. Paths are recorded beside them but never compared."""
+    """Fingerprints of what the run reads, independent of where it lies: data (bank.json + shard
+    names, shard names, or a folder's relative file names and labels), style bank, decoder and
+    encoder weights (files by SHA-256)."""
     data: dict[str, Any] = {"kind": spec.kind, "num_samples": spec.num_samples}
     if spec.bank is not None:
         data["bank_json_sha256"] = file_digest(Path(spec.bank.root) / "bank.json")
+    if spec.kind in ("bank", "shards"):
         data["units_sha256"] = _digest_lines(Path(s).name for s in spec.units)
-    elif spec.kind == "shards":
-        data["units_sha256"] = _digest_lines(spec.units)
     else:  # an image folder: file names relative to it, with labels
         root = Path(cfg.images)
         data["units_sha256"] = _digest_lines(f"{Path(p).relative_to(root)}\t{lab}" for p, lab in spec.units)
