@@ -210,3 +210,11 @@ def test_resume_at_an_epoch_boundary_then_inside_a_later_epoch_reproduces_the_lo
     assert train_cli(base, cut, "--steps", 8, "--stop-after", 6, "--resume").exit_code == 0
     assert train_cli(base, cut, "--steps", 8, "--resume").exit_code == 0
     assert losses(cut) == pytest.approx(losses(full), rel=1e-5, abs=1e-6)
+
+
+def test_records_differ_only_in_keys_the_saved_run_knew():
+    from sassl.train.run_dir import differences
+
+    saved = {"config": {"lr": 0.1, "out": "a"}, "schedule": {"total_steps": 3}, "inputs": {"data": {"n": 1}}}
+    newer = {"config": {"lr": 0.2, "out": "b", "new_option": 1}, "schedule": {"total_steps": 3}, "inputs": {"data": {"n": 2}}}
+    assert differences(saved, newer) == {"lr": (0.1, 0.2), "inputs.data.n": (1, 2)}

@@ -140,9 +140,10 @@ def _flatten(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def differences(saved: dict[str, Any], new: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """Keys whose value differs between two run records: ``{key: (saved, new)}``."""
+    """Keys whose value differs between two run records: ``{key: (saved, new)}``. Keys the saved
+    record lacks are skipped: its run predates that option (a newer sassl), which it did not use."""
     a, b = _flatten(saved), _flatten(new)
-    return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+    return {k: (a[k], b.get(k)) for k in sorted(a) if a[k] != b.get(k)}
 
 
 @dataclass
