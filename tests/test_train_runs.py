@@ -25,6 +25,15 @@ from sassl.train.preempt import EXIT_SIGINT, EXIT_SIGTERM, StopSignals
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny tensors: on a shared 2-core machine two torch threads spin against each other (~5x slower)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     """A tiny run's options as a config file (method_options has no CLI option: the file carries it)."""
@@ -125,7 +134,8 @@ def test_sigterm_checkpoints_and_the_resumed_run_matches_the_uninterrupted_one(b
     run, ref = tmp_path / "run", tmp_path / "ref"
     cmd = [sys.executable, "-c", "from sassl.cli import main; main()", "train", "--config", str(base),
            "--out", str(run), "--steps", "200"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
     try:
         deadline = time.monotonic() + 300
         while not ((run / "metrics.jsonl").exists() and len(losses(run)) >= 3):
