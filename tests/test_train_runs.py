@@ -21,6 +21,7 @@ from sassl.train.knn_monitor import KnnMonitor
 from sassl.train.metrics import read_metrics
 from sassl.train.optim import lr_at
 from sassl.train.preempt import EXIT_SIGINT, EXIT_SIGTERM, StopSignals
+from sassl.train.run_dir import EXTEND_RULE
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -95,7 +96,7 @@ def test_resume_with_other_settings_is_refused_naming_them_unless_extending(base
     record = json.loads((run / "config.json").read_text())
     assert record["config"]["steps"] == 5 and record["schedule"]["total_steps"] == 5
     [entry] = record["schedule_history"]
-    assert entry["previous_total_steps"] == 3 and entry["total_steps"] == 5 and "new total length" in entry["rule"]
+    assert entry == {"previous_total_steps": 3, "total_steps": 5, "from_step": 3, "rule": EXTEND_RULE}
     rows = read_metrics(run / "metrics.jsonl")
     assert [r["step"] for r in rows] == [1, 2, 3, 4, 5]
     sched = record["schedule"]

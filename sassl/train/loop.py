@@ -271,7 +271,7 @@ def _train(cfg: TrainConfig, stop: StopSignals) -> RunSummary:
     elif rank == 0:
         out.mkdir(parents=True, exist_ok=True)
     if rank == 0:
-        run.write(out)
+        run.write(out, step)
     model: nn.Module = trainee
     if world > 1:
         model = nn.parallel.DistributedDataParallel(trainee, device_ids=[device.index] if device.type == "cuda" else None)

@@ -148,7 +148,7 @@ def differences(saved: dict[str, Any], new: dict[str, Any]) -> dict[str, tuple[A
 
 @dataclass
 class RunRecord:
-    """What ``config.json`` holds; :meth:`write` stamps the step the invocation starts from."""
+    """What ``config.json`` holds; :meth:`write` stamps a new extension with the step it starts at."""
 
     config: dict[str, Any]
     schedule: Schedule
@@ -159,7 +159,10 @@ class RunRecord:
         return {"sassl_version": __version__, "config": self.config, "schedule": asdict(self.schedule),
                 "inputs": self.inputs, "schedule_history": self.history}
 
-    def write(self, out: str | Path) -> Path:
+    def write(self, out: str | Path, step: int) -> Path:
+        """Write ``config.json`` atomically; ``step`` is where this invocation starts (0 or the resumed step)."""
+        for entry in self.history:
+            entry.setdefault("from_step", step)
         path = Path(out) / CONFIG
         atomic_write_text(path, json.dumps(self.as_json(), indent=2) + "\n")
         return path
