@@ -237,7 +237,7 @@ def _train(cfg: TrainConfig, stop: StopSignals) -> RunSummary:
     warmup = cfg.warmup_steps if cfg.warmup_steps is not None else min(
         int(recipe.warmup_epochs * steps_per_epoch), total // 10)
     run = open_run(_jsonable(cfg), Schedule(total, warmup, peak_lr, steps_per_epoch, global_batch),
-                   inputs_fingerprint(cfg, spec, style_dir), cfg.resume, cfg.extend, cfg.warmup_steps is not None)
+                   inputs_fingerprint(cfg, spec, style_dir, stylizer), cfg.resume, cfg.extend, cfg.warmup_steps is not None)
     warmup = run.schedule.warmup_steps
 
     torch.manual_seed(cfg.seed)

@@ -38,7 +38,7 @@ FREE_KEYS = frozenset({
     "out", "resume", "overwrite", "extend", "stop_after", "workers", "device", "log_every", "ckpt_every",
     "progress", "keep_checkpoints", "tensorboard", "knn_monitor", "knn_every", "allow_random_weights",
     # inputs are compared by content (``inputs``), so a moved bank or decoder still resumes
-    "bank", "images", "decoder", "encoder_weights", "epoch_samples",
+    "bank", "images", "stylizer_weights", "decoder", "encoder_weights", "epoch_samples",
 })
 # Options of one invocation, never read back from a --config file.
 INVOCATION_KEYS = frozenset({"resume", "overwrite", "extend", "stop_after"})
@@ -107,10 +107,10 @@ def _file_fingerprint(source: str | None) -> str | None:
     return f"sha256:{file_digest(source)}" if Path(source).is_file() else source
 
 
-def inputs_fingerprint(cfg: Any, spec: Any, style_dir: str | None) -> dict[str, Any]:
+def inputs_fingerprint(cfg: Any, spec: Any, style_dir: str | None, stylizer: Any | None) -> dict[str, Any]:
     """Fingerprints of what the run reads, independent of where it lies: data (bank.json + shard
-    names, shard names, or a folder's relative file names and labels), style bank, decoder and
-    encoder weights (files by SHA-256)."""
+    names, shard names, or a folder's relative file names and labels), style bank, and the stylizer
+    (its own weights fingerprint; AdaIN's decoder file by SHA-256, which that fingerprint omits)."""
     data: dict[str, Any] = {"kind": spec.kind, "num_samples": spec.num_samples}
     if spec.bank is not None:
         data["bank_json_sha256"] = file_digest(Path(spec.bank.root) / "bank.json")
@@ -119,11 +119,12 @@ def inputs_fingerprint(cfg: Any, spec: Any, style_dir: str | None) -> dict[str, 
     else:  # an image folder: file names relative to it, with labels
         root = Path(cfg.images)
         data["units_sha256"] = _digest_lines(f"{Path(p).relative_to(root)}\t{lab}" for p, lab in spec.units)
-    inputs: dict[str, Any] = {"data": data, "decoder": _file_fingerprint(cfg.decoder)}
+    inputs: dict[str, Any] = {"data": data}
+    if stylizer is not None:
+        inputs["stylizer"] = {"name": cfg.stylizer, "fingerprint": stylizer.fingerprint,
+                              "decoder": _file_fingerprint(cfg.decoder) if cfg.stylizer == "adain" else None}
     if style_dir is not None:
         inputs["style_bank"] = {"bank_json_sha256": file_digest(Path(style_dir) / "bank.json")}
-    if cfg.style == "online" or (cfg.decoder is not None and spec.bank is not None):
-        inputs["encoder"] = _file_fingerprint(cfg.encoder_weights)
     return inputs
 
 
