@@ -6,6 +6,8 @@ import click
 
 from sassl.cli.style_options import stylizer_options
 from sassl.train.backbone import ARCHS
+from sassl.train.augself import AUGSELF_GROUPS
+from sassl.train.cassle import CASSLE_GROUPS, DEFAULT_GROUPS
 from sassl.train.methods import METHODS
 
 STYLE_HELP = (
@@ -46,15 +48,25 @@ STYLE_HELP = (
 @click.option("--sync-bn", is_flag=True, help="SyncBatchNorm across processes under torchrun.")
 @click.option("--log-every", default=10, show_default=True, type=click.IntRange(1))
 @click.option("--num-classes", type=click.IntRange(1), help="Online linear probe classes [from the folder, else 1000].")
-def train_cmd(**opts: object) -> None:
-    """Self-supervised pretraining (SimCLR, MoCo v2, BYOL) with SASSL on view 1."""
+@click.option("--method-opt", "method_opt", multiple=True, metavar="KEY=VALUE",
+              help="A method option (repeatable), e.g. proj_dim=256; see docs/train.md for each method's options.")
+@click.option("--augself", metavar="GROUP[:WEIGHT],...",
+              help=f"AugSelf heads predicting view differences; groups {','.join(AUGSELF_GROUPS)} (weight 0.5 each "
+                   "unless given), e.g. crop,color or crop:1,color:1,style:0.5.")
+@click.option("--cassle", metavar="GROUP,...",
+              help=f"CASSLE: condition the projector on each view's descriptor; groups {','.join(CASSLE_GROUPS)} "
+                   f"(the authors' default: {','.join(DEFAULT_GROUPS)}).")
+def train_cmd(method_opt: tuple[str, ...], **opts: object) -> None:
+    """Self-supervised pretraining (SimCLR, MoCo v2, BYOL, SimSiam, Barlow Twins; AugSelf and CASSLE on
+    any of them) with SASSL on view 1."""
     from sassl.bank.reader import BankError
     from sassl.sources import ImageError, ShardError
     from sassl.style.weights import WeightsError
     from sassl.train.loop import TrainConfig, TrainingDiverged, train
+    from sassl.train.methods import split_key_values
 
     try:
-        summary = train(TrainConfig(**opts))  # type: ignore[arg-type]
+        summary = train(TrainConfig(**opts, method_options=split_key_values(method_opt)))  # type: ignore[arg-type]
     except (BankError, WeightsError, ShardError, ImageError, FileNotFoundError, ValueError, TrainingDiverged) as exc:
         raise click.ClickException(str(exc)) from None
     loss = "n/a" if summary.final_loss is None else f"{summary.final_loss:.4f}"
