@@ -7,8 +7,7 @@ import warnings
 import pytest
 import torch
 
-from sassl.style.adain import style_stats
-from sassl.style.decoder import load_decoder
+from sassl.style import StylizerSpec, load_stylizer
 from sassl.train.augself import AugSelf, parse_augself
 from sassl.train.cassle import DEFAULT_GROUPS, descriptor_width, parse_cassle
 from sassl.train.methods import METHODS, build_method, method_options, split_key_values
@@ -56,12 +55,15 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def source():
-    """One batch with bank-style features (random VGG-like maps) and a random decoder, shared by all cases."""
+    """One batch as a bank would hold it for a random-weight AdaIN stylizer, shared by all cases."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        decoder, _ = load_decoder("random", allow_random=True)
-    feats = torch.rand(8, 512, 3, 3, generator=torch.Generator().manual_seed(1))
-    return Batch(_images(), torch.arange(8) % 2, feats, *style_stats(feats)), decoder
+        stylizer = load_stylizer(StylizerSpec("adain", encoder_weights="random", decoder="random",
+                                              allow_random_weights=True))
+    images = _images()
+    with torch.no_grad():
+        encoded = stylizer.encode(images.float() / 255)
+    return Batch(images, torch.arange(8) % 2, encoded.content, encoded.code), stylizer
 
 
 def _run(name, heads, maker, batch, steps, lr=0.01, seed=0):
@@ -80,13 +82,13 @@ def _run(name, heads, maker, batch, steps, lr=0.01, seed=0):
 @pytest.mark.parametrize("heads", sorted(HEADS))
 @pytest.mark.parametrize("name", sorted(METHODS))
 def test_every_method_and_head_combination_trains(source, name, heads, style):
-    batch, decoder = source
+    batch, stylizer = source
     augself, cassle = HEADS[heads]
     if style == "sassl":
         augself = {**augself, "style": 0.5} if augself else None
         cassle = cassle + ("style",) if cassle else ()
     mode = StyleConfig("in-batch", p=1.0) if style == "sassl" else StyleConfig("none")
-    maker = ViewMaker(METHODS[name].views, 16, mode, decoder if style == "sassl" else None)
+    maker = ViewMaker(METHODS[name].views, 16, mode, stylizer if style == "sassl" else None)
     before, trainee, results = _run(name, (augself, cassle), maker, batch, steps=2)
     assert all(torch.isfinite(torch.tensor(r.loss)) for r in results)
     assert (results[-1].aux_loss > 0) == (augself is not None)
