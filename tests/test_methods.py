@@ -26,13 +26,16 @@ HEADS = {
 
 
 def tiny_options(name: str) -> dict:
-    """Small widths for any registered method: every *_hidden/*_dim option 32, queues of 16."""
+    """Small widths for any registered method: every *_hidden/*_dim option 32; a MoCo queue of one batch
+    and a fast key encoder (with the defaults, 20 steps only replace the random queue by real keys)."""
     out = {}
     for f in dataclasses.fields(METHODS[name].options):
         if f.name.endswith(("_hidden", "_dim")):
             out[f.name] = 32
         elif f.name == "queue_size":
-            out[f.name] = 16
+            out[f.name] = 8
+        elif f.name == "momentum":
+            out[f.name] = 0.9
     return out
 
 
@@ -106,7 +109,8 @@ def test_method_loss_decreases_in_20_steps(source, name):
     batch, _ = source
     maker = ViewMaker(METHODS[name].views, 16, StyleConfig("none"))
     _, _, results = _run(name, (None, ()), maker, batch, steps=20, lr=0.05)
-    losses = [r.loss for r in results]
+    # from step 1: MoCo's first loss is against a random queue (easy negatives), not against real keys
+    losses = [r.loss for r in results][1:]
     assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5, losses
 
 
