@@ -140,7 +140,7 @@ def ablations(method: str) -> dict[str, Recipe]:
     return {
         "standard + SGD lr 0.06/128, wd 5e-4, no warmup": replace(std, name="standard+sgd", optim=small.optim),
         "standard + temperature 0.5": replace(std, name="standard+t0.5", method_defaults=small.method_defaults),
-        "standard + no blur, half jitter": replace(std, name="standard+views", views=small.views),
+        "standard + no blur": replace(std, name="standard+views", views=small.views),
         "standard + no warmup": replace(std, name="standard+nowarmup", optim=replace(std.optim, warmup_epochs=0)),
     }
 

@@ -29,7 +29,7 @@ STYLE_HELP = (
 @click.option("--image-size", default=224, show_default=True, type=click.IntRange(8), help="View size (multiple of 8).")
 @click.option("--recipe", default="auto", show_default=True, type=click.Choice(RECIPE_NAMES),
               help=f"Optimiser, views and loss settings: 'standard' (published ImageNet recipes), 'small' (SGD lr 0.06 "
-              f"per 128, wd 5e-4, no warmup, no blur, half colour jitter, SimCLR temperature 0.5: small images and "
+              f"per 128, wd 5e-4, no warmup, no blur, SimCLR temperature 0.5: small images and "
               f"batches), 'auto' (small below {SMALL_BELOW} px).")
 @click.option("--load-size", type=click.IntRange(8), help="Canonical image side for --images [image-size * 8/7].")
 @click.option("--batch-size", default=256, show_default=True, type=click.IntRange(2), help="Per process.")
