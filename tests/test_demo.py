@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from sassl.demo import textures
-from sassl.demo.pipeline import DemoConfig, run_demo
+from sassl.demo.pipeline import ROW_NAMES, DemoConfig, run_demo
 from sassl.demo.report import Score, chart, gap_interval
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -45,7 +45,7 @@ def test_reduced_demo_writes_the_report_and_reuses_finished_stages(tmp_path) -> 
     report = run_demo(cfg)
     text = report.read_text()
     assert "Random-weight style networks" in text and "stylizer adain" in text and "decoder random" in text
-    for row in ("untrained backbone", "SimCLR, no style transfer", "SimCLR + SASSL on view 1"):
+    for row in ROW_NAMES.values():
         assert f"| {row} |" in text
     assert "95% CI" in text and "What these numbers show" in text and "Disk use" in text
     folder = report.parent
