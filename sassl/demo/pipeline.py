@@ -161,7 +161,8 @@ def style_settings(config: dict) -> str:
     if config["style"] == "none":
         return "no style transfer"
     stylizer = config.get("stylizer", "adain")
-    weights = ", ".join(f"{k.replace('_', ' ')} {config[k]}" for k in ("encoder_weights", "decoder") if config.get(k))
+    weights = ", ".join(f"{k.replace('_', ' ')} {config[k]}" for k in ("stylizer_weights", "encoder_weights", "decoder")
+                        if config.get(k))
     return (f"stylizer {stylizer} ({weights}); styles {config['style']}; p={config['p']}, "
             f"alpha~U({config['alpha'][0]}, {config['alpha'][1]}), beta~U({config['beta'][0]}, {config['beta'][1]})")
 
