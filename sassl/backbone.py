@@ -56,7 +56,6 @@ def build_backbone(arch: str = "resnet50", small_stem: bool = False) -> tuple[nn
     net.fc = nn.Identity()
     if small_stem:
         net.conv1 = nn.Conv2d(3, net.bn1.num_features, 3, 1, 1, bias=False)
-        nn.init.kaiming_normal_(net.conv1.weight, mode="fan_out", nonlinearity="relu")
         net.maxpool = nn.Identity()
     return net, dim
 
