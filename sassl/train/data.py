@@ -25,7 +25,7 @@ from typing import Any, Iterator
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from tqdm import tqdm
 
-from sassl.bank.reader import BankError, BankInfo, iter_bank_shard, open_bank
+from sassl.bank.reader import BankError, BankInfo, iter_bank_items, open_bank
 from sassl.sources import (
     ImageError,
     RawSample,
@@ -91,7 +91,10 @@ def _unit_samples(spec: DataSpec, unit: Any) -> Iterator[dict | Exception]:
     """Decoded samples of one unit; a failure is yielded as the exception (to be counted)."""
     try:
         if spec.kind == "bank":
-            for s in iter_bank_shard(unit, spec.bank):
+            for s in iter_bank_items(unit, spec.bank):  # checksummed per sample: a flipped byte is an error
+                if isinstance(s, BankError):
+                    yield s
+                    continue
                 yield {"image": s["image"], "feats": s["feats"], "style_mean": s["style_mean"],
                        "style_std": s["style_std"], "label": s["label"]}
             return
