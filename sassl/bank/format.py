@@ -13,6 +13,8 @@ import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from sassl.choices import DEFAULT_IMAGE_SIZE, DEFAULT_JPEG_QUALITY  # noqa: F401  (re-exported)
+
 FORMAT_VERSION = 2
 # Version 2 only added codecs (int6/int5/int4+zstd), so every version-1 bank is a valid version-2 bank
 # and stays readable. Writing always uses FORMAT_VERSION: resuming a version-1 bank is refused as a
@@ -24,8 +26,6 @@ KINDS = ("content", "style")
 FEATURE_LAYER = "relu4_1"
 FEATURE_CHANNELS = 512
 FEATURE_STRIDE = 8
-DEFAULT_IMAGE_SIZE = 224
-DEFAULT_JPEG_QUALITY = 95
 
 # Member fields (the part of a member name after ``key.``) each kind may contain. Nothing else is
 # read, and nothing here unpickles: .npy is loaded with allow_pickle=False, the rest is bytes.

@@ -15,10 +15,15 @@ import click
 @click.option("--seed", default=0, show_default=True, type=int)
 def demo(out: str, encoder_weights: str | None, decoder: str | None, epochs: int, quick: bool, seed: int) -> None:
     """Generate data, precompute a bank, pretrain SimCLR with and without SASSL, evaluate, report."""
+    from sassl.bank.format import BankError
     from sassl.demo.pipeline import DemoConfig, run_demo
+    from sassl.style.weights import WeightsError
 
     cfg = DemoConfig(out=out, encoder_weights=encoder_weights, decoder=decoder, epochs=epochs, seed=seed)
     if quick:
         cfg.pretrain_per_class, cfg.eval_per_class, cfg.batch_size, cfg.epochs = 16, (6, 3, 6), 32, 1
-    report = run_demo(cfg)
+    try:
+        report = run_demo(cfg)
+    except (WeightsError, BankError) as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"report: {report}")

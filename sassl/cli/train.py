@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from sassl.train.backbone import ARCHS
-from sassl.train.methods import METHODS
+from sassl.choices import ARCHS, METHOD_NAMES
+from sassl.cli.base import SectionedCommand
 
 STYLE_HELP = (
     "Where styles come from: 'in-batch' (another sample's style, needs --bank), 'bank:STYLE_DIR' (a style "
@@ -13,40 +13,61 @@ STYLE_HELP = (
 )
 
 
-@click.command("train")
-@click.option("--method", required=True, type=click.Choice(sorted(METHODS)), help="SSL method.")
+TRAIN_EXAMPLES = """\b
+Examples:
+  sassl train --method simclr --bank banks/in1k --decoder decoder.pth --encoder-weights vgg_normalised.pth --out runs/simclr-sassl
+  sassl train --method byol --images 'imagenet/train-{000000..001023}.tar' --style none --epoch-samples 1281167 --out runs/byol
+  sassl train --method moco --bank banks/in1k --style bank:banks/wikiart --decoder decoder.pth --out runs/moco --resume
+"""
+
+# The --help section of every option (by parameter name). An option missing here shows under
+# "Other options" and fails tests/test_cli.py: put each new option in the section it belongs to.
+TRAIN_SECTIONS = [
+    ("Data", ["bank", "images", "epoch_samples", "image_size", "load_size", "workers", "num_classes"]),
+    ("Method", ["method", "arch", "small_stem"]),
+    ("Style (SASSL)", ["style", "encoder_weights", "decoder", "allow_random_weights", "p", "alpha", "beta",
+                       "decode_scale"]),
+    ("Optimisation", ["batch_size", "epochs", "steps", "lr", "warmup_steps", "seed"]),
+    ("Run", ["out", "resume", "stop_after", "ckpt_every", "log_every", "device", "sync_bn"]),
+]
+
+
+@click.command("train", cls=SectionedCommand, sections=TRAIN_SECTIONS, epilog=TRAIN_EXAMPLES)
+@click.option("--method", required=True, type=click.Choice(METHOD_NAMES), help="SSL method.")
 @click.option("--bank", type=click.Path(file_okay=False), help="Content bank directory (from `sassl precompute`).")
 @click.option("--images", help="Instead of a bank: an image folder or an image shard spec (data-{000..009}.tar).")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory (checkpoints, metrics, views.png).")
 @click.option("--epoch-samples", type=click.IntRange(1),
               help="Samples in the --images shards (ImageNet-1k: 1281167); skips the counting pass over them.")
 @click.option("--style", default="in-batch", show_default=True, help=STYLE_HELP)
-@click.option("--arch", default="resnet50", show_default=True, type=click.Choice(ARCHS))
+@click.option("--arch", default="resnet50", show_default=True, type=click.Choice(ARCHS), help="Backbone (torchvision ResNet, random init).")
 @click.option("--small-stem", is_flag=True, help="3x3 stride-1 stem without max-pool (32-96 px data).")
 @click.option("--image-size", default=224, show_default=True, type=click.IntRange(8), help="View size (multiple of 8).")
 @click.option("--load-size", type=click.IntRange(8), help="Canonical image side for --images [image-size * 8/7].")
 @click.option("--batch-size", default=256, show_default=True, type=click.IntRange(2), help="Per process.")
-@click.option("--epochs", default=100, show_default=True, type=click.IntRange(1))
+@click.option("--epochs", default=100, show_default=True, type=click.IntRange(1), help="Passes over the data.")
 @click.option("--steps", type=click.IntRange(1), help="Total optimiser steps (overrides --epochs).")
 @click.option("--stop-after", type=click.IntRange(1), help="End this invocation at this step, checkpointed (continue with --resume).")
 @click.option("--lr", type=float, help="Peak learning rate [method's base lr x global batch / 256].")
 @click.option("--warmup-steps", type=click.IntRange(0), help="[10 epochs for SimCLR/BYOL, 0 for MoCo; at most 10% of the run].")
 @click.option("--workers", default=4, show_default=True, type=click.IntRange(0), help="DataLoader workers per process.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of initialisation, data order and augmentation.")
 @click.option("--encoder-weights", default="torchvision", show_default=True,
               help="VGG weights for --style online, or to identify the decoder's encoder: a file, 'torchvision' or 'random'.")
 @click.option("--decoder", help="AdaIN decoder file (needed unless --style none), or 'random'.")
 @click.option("--allow-random-weights", is_flag=True, help="Permit 'random' style networks (tests and smoke runs; warns).")
 @click.option("--p", "p", default=0.8, show_default=True, type=click.FloatRange(0, 1), help="SASSL probability on view 1.")
-@click.option("--alpha", nargs=2, default=(0.1, 0.3), show_default=True, type=click.FloatRange(0, 1), metavar="MIN MAX")
-@click.option("--beta", nargs=2, default=(0.1, 0.3), show_default=True, type=click.FloatRange(0, 1), metavar="MIN MAX")
+@click.option("--alpha", nargs=2, default=(0.1, 0.3), show_default=True, type=click.FloatRange(0, 1), metavar="MIN MAX",
+              help="Range of alpha: weight of the new style in the blended style statistics.")
+@click.option("--beta", nargs=2, default=(0.1, 0.3), show_default=True, type=click.FloatRange(0, 1), metavar="MIN MAX",
+              help="Range of beta: weight of the stylised image in the pixel blend with the original.")
 @click.option("--decode-scale", default=1.0, show_default=True, type=click.FloatRange(0.1, 1.0),
               help="Decode the stylised crop at this fraction of --image-size, then upsample (0.5: ~4x cheaper decoder).")
 @click.option("--ckpt-every", default=1000, show_default=True, type=click.IntRange(1), help="Steps between last.pt saves.")
 @click.option("--resume", is_flag=True, help="Continue from RUN_DIR/last.pt (model, optimiser, schedule, data position).")
-@click.option("--device", default="auto", show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, ... (torchrun: one GPU per process).")
 @click.option("--sync-bn", is_flag=True, help="SyncBatchNorm across processes under torchrun.")
-@click.option("--log-every", default=10, show_default=True, type=click.IntRange(1))
+@click.option("--log-every", default=10, show_default=True, type=click.IntRange(1), help="Steps between metrics rows.")
 @click.option("--num-classes", type=click.IntRange(1), help="Online linear probe classes [from the folder, else 1000].")
 def train_cmd(**opts: object) -> None:
     """Self-supervised pretraining (SimCLR, MoCo v2, BYOL) with SASSL on view 1."""

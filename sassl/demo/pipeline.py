@@ -22,6 +22,7 @@ from sassl.atomic import atomic_torch_save, atomic_write_text
 from sassl.demo import textures
 from sassl.evaluate import compare_runs, evaluate_transfer
 from sassl.precompute import PrecomputeConfig, precompute
+from sassl.style.stylizer import load_stylizer
 from sassl.train.backbone import backbone_record, build_backbone
 from sassl.train.loop import TrainConfig, train
 
@@ -75,10 +76,11 @@ def make_data(cfg: DemoConfig, root: Path) -> tuple[list[Path], Path]:
 def run_demo(cfg: DemoConfig) -> Path:
     """Run every stage (finished stages of an earlier run in the same folder are reused); returns the report path."""
     out = Path(cfg.out)
-    shards, eval_dir = _timed(cfg, "generate data", lambda: make_data(cfg, out / "data"))
     allow_random = cfg.random_weights
     encoder = cfg.encoder_weights or "random"
     decoder = cfg.decoder or "random"
+    load_stylizer(encoder, decoder, allow_random)  # unusable weights stop the demo before it writes anything
+    shards, eval_dir = _timed(cfg, "generate data", lambda: make_data(cfg, out / "data"))
     bank = out / "bank"
     summary = _timed(cfg, "precompute bank", lambda: precompute(PrecomputeConfig(
         out=str(bank), shards=[str(s) for s in shards], image_size=cfg.bank_size, encoder_weights=encoder,

@@ -13,6 +13,7 @@ Order of events, chosen so that mistakes cost nothing and crashes cost little:
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import time
@@ -37,10 +38,10 @@ from sassl.bank.format import (
     settings_from_json,
 )
 from sassl.bank.manifest import completed_tar
+from sassl.choices import DEFAULT_SHARD_SIZE
 from sassl.precompute.shard import ShardEncoder, ShardResult
 from sassl.precompute.units import InputError, WorkUnit, folder_units, shard_units
 
-DEFAULT_SHARD_SIZE = 1000
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,9 @@ class PrecomputeConfig:
     shard_size: int = DEFAULT_SHARD_SIZE
     progress: bool = True
     in_process: bool = False  # no Ray: encode in this process (tests, benchmarks, small data)
+    verbose: bool = False  # show Ray's start-up messages and the workers' output
+    # Repair: only these units, rebuilt even when finished (their manifests are dropped first)
+    rebuild: tuple[str, ...] = ()
 
 
 @dataclass
@@ -114,6 +118,15 @@ def plan(config: PrecomputeConfig) -> list[WorkUnit]:
     if config.shards is not None:
         return shard_units(config.shards)
     return folder_units(config.image_folder, config.shard_size)
+
+
+def _select(units: list[WorkUnit], names: tuple[str, ...]) -> list[WorkUnit]:
+    """The units named ``names``; an input that no longer yields one of them is refused before any work."""
+    by_name = {u.name: u for u in units}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise InputError(f"the inputs no longer produce shard(s) {', '.join(missing)}; cannot rebuild them")
+    return [by_name[n] for n in names]
 
 
 def make_settings(config: PrecomputeConfig, encoder_fingerprint: str) -> BankSettings:
@@ -174,10 +187,14 @@ def precompute(config: PrecomputeConfig) -> Summary:
     from sassl.style import load_encoder
 
     units = plan(config)
+    if config.rebuild:
+        units = _select(units, config.rebuild)
     encoder = load_encoder(config.encoder_weights, allow_random=config.allow_random_weights)
     settings = make_settings(config, encoder.fingerprint)
     out = Path(config.out)
     prepare_out(out, settings, str(config.encoder_weights))
+    for unit in units if config.rebuild else ():
+        manifest_path(out / f"{unit.name}.tar").unlink(missing_ok=True)  # unfinished until rewritten
     summary = Summary(shards_total=len(units))
     todo = [u for u in units if completed_tar(manifest_path(out / f"{u.name}.tar")) is None]
     summary.skipped = len(units) - len(todo)
@@ -224,7 +241,11 @@ def _run_on_ray(config: PrecomputeConfig, settings: BankSettings, todo: list[Wor
 
     started = not ray.is_initialized()
     if started:
-        kwargs = {"include_dashboard": False, "log_to_driver": True}
+        # Workers' output (their copies of the driver's warnings, Ray's own notes) and Ray's start-up
+        # messages (token authentication, "Started a local Ray instance") stay in Ray's log files
+        # unless --verbose: failures come back as ShardResult.failed / exceptions and are reported here.
+        kwargs = {"include_dashboard": False, "log_to_driver": config.verbose,
+                  "logging_level": logging.INFO if config.verbose else logging.ERROR}
         if config.address is None and not os.environ.get("RAY_ADDRESS"):
             kwargs["num_cpus"] = config.num_cpus or os.cpu_count() or 1
         ray.init(address=config.address, **kwargs)

@@ -14,10 +14,9 @@ from typing import Any
 import torchvision
 from torch import nn
 
+from sassl.choices import ARCHS
 from sassl.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from sassl.style.weights import WeightsError, load_into, read_torch_file
-
-ARCHS = ("resnet18", "resnet50")
 
 
 def build_backbone(arch: str = "resnet50", small_stem: bool = False) -> tuple[nn.Module, int]:

@@ -11,11 +11,14 @@ from typing import Callable
 
 from torch import nn
 
+from sassl.choices import METHOD_NAMES
 from sassl.train.methods.byol import BYOL
 from sassl.train.methods.moco import MoCo
 from sassl.train.methods.simclr import SimCLR
 
 METHODS: dict[str, Callable[..., nn.Module]] = {"simclr": SimCLR, "moco": MoCo, "byol": BYOL}
+if sorted(METHODS) != sorted(METHOD_NAMES):  # the CLI offers METHOD_NAMES without importing torch
+    raise ImportError(f"sassl.choices.METHOD_NAMES {METHOD_NAMES} differ from the methods {sorted(METHODS)}")
 
 
 def build_method(name: str, backbone: nn.Module, feat_dim: int, **options: object) -> nn.Module:

@@ -1,0 +1,51 @@
+"""Repairing a bank: rebuild exactly the shards that fail ``sassl bank verify`` from their inputs.
+
+Each manifest records the input its shard was made from (a shard URL, or ``FOLDER (N files)`` for a
+virtual shard of an image folder) and ``bank.json`` records every setting, so a failing shard is
+rebuilt by running :func:`sassl.precompute.job.precompute` again over those units only
+(``PrecomputeConfig.rebuild``): the same validation, encoder check, atomic writes and Ray/in-process
+machinery as the original run, and the same bytes for the same inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from sassl.bank.format import read_bank_json, settings_from_json
+from sassl.bank.inspect import Verification
+from sassl.precompute.job import PrecomputeConfig, Summary, precompute
+from sassl.precompute.units import InputError, folder_of_source
+
+
+def repair_config(bank_dir: str | Path, failed: dict[str, str | None], base: PrecomputeConfig) -> PrecomputeConfig:
+    """The precompute configuration that rebuilds ``failed`` (from :class:`Verification`).
+
+    ``base`` carries the run options (encoder weights, Ray, progress); inputs and bank settings come
+    from the bank. ``base.encoder_weights`` empty means the weights ``bank.json`` records.
+    """
+    record = read_bank_json(bank_dir)
+    settings = settings_from_json(record, str(Path(bank_dir) / "bank.json"))
+    unknown = sorted(name for name, source in failed.items() if source is None)
+    if unknown:
+        raise InputError(f"{bank_dir}: cannot rebuild {', '.join(unknown)}: the manifest that records the "
+                         "input is unreadable; rerun `sassl precompute` with the original inputs")
+    sources = sorted(set(failed.values()))
+    if settings.shard_size is not None:  # made from an image folder: virtual shards
+        folders = sorted({folder_of_source(s) for s in sources})
+        if len(folders) > 1:
+            raise InputError(f"{bank_dir}: failing shards come from several folders ({', '.join(folders)})")
+        inputs = {"image_folder": folders[0], "shards": None, "shard_size": settings.shard_size}
+    else:
+        inputs = {"shards": sources, "image_folder": None}
+    return replace(
+        base, out=str(bank_dir), **inputs, style_only=settings.kind == "style", image_size=settings.image_size,
+        codec=settings.codec or base.codec, jpeg_quality=settings.jpeg_quality or base.jpeg_quality,
+        encoder_weights=base.encoder_weights or str(record.get("encoder_source", "")),
+        rebuild=tuple(sorted(failed)),
+    )
+
+
+def repair_bank(bank_dir: str | Path, verification: Verification, base: PrecomputeConfig) -> Summary:
+    """Rebuild the shards ``verification`` found failing; raises InputError/BankError/WeightsError before work."""
+    return precompute(repair_config(bank_dir, verification.failed, base))
