@@ -84,6 +84,18 @@ class SectionedCommand(click.Command):
                     formatter.write_dl(records)
 
 
+class OutputDir(click.Path):
+    """A folder to write into; an empty value (which would mean the current directory) is refused."""
+
+    def __init__(self) -> None:
+        super().__init__(file_okay=False)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value == "":
+            self.fail("empty path; name the folder to write into", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 class DefaultGroup(click.Group):
     """A group that runs ``default_command`` when the first argument is no subcommand (e.g. an option)."""
 

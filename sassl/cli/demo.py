@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import click
 
+from sassl.cli.base import OutputDir
+
 
 @click.command("demo")
-@click.option("--out", default="demo-run", show_default=True, type=click.Path(file_okay=False),
+@click.option("--out", default="demo-run", show_default=True, type=OutputDir(),
               help="Folder for data, bank, runs and the report; rerunning reuses finished stages.")
 @click.option("--encoder-weights", default=None, help="VGG weights (vgg_normalised.pth or torchvision vgg19); default: random, said in the report.")
 @click.option("--decoder", default=None, help="AdaIN decoder.pth; default: random, said in the report.")

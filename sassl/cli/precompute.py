@@ -7,7 +7,7 @@ import sys
 import click
 
 from sassl.choices import CODECS, DEFAULT_CODEC, DEFAULT_IMAGE_SIZE, DEFAULT_JPEG_QUALITY, DEFAULT_SHARD_SIZE
-from sassl.cli.base import SectionedCommand
+from sassl.cli.base import OutputDir, SectionedCommand
 
 PRECOMPUTE_EXAMPLES = """\b
 Examples:
@@ -52,7 +52,7 @@ def _errors():  # type: ignore[no-untyped-def]
 )
 @click.option("--shards", help="Input WebDataset shards: brace pattern, glob, list, local paths or URLs.")
 @click.option("--image-folder", type=click.Path(file_okay=False), help="Input image folder (class sub-folders or flat).")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Bank directory (created if missing).")
+@click.option("--out", required=True, type=OutputDir(), help="Bank directory (created if missing).")
 @click.option("--style-only", is_flag=True, help="Write a style bank (style stats only), e.g. from paintings or textures.")
 @click.option("--image-size", default=DEFAULT_IMAGE_SIZE, help="Canonical image side (multiple of 8).")
 @click.option("--codec", type=click.Choice(CODECS), default=DEFAULT_CODEC, help="Feature codec (docs/bank-format.md).")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from sassl.cli.base import OutputDir
+
 ENCODER_HELP = "VGG weights: vgg_normalised.pth, a torchvision vgg19 state dict, 'torchvision' or 'random'"
 
 
@@ -15,7 +17,7 @@ def stylizer() -> None:
 @stylizer.command("train")
 @click.option("--content", required=True, help="Content images: an image folder or a shard spec (e.g. coco-{000..009}.tar).")
 @click.option("--style", required=True, help="Style images: an image folder or a shard spec (e.g. WikiArt).")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder (checkpoint.pt, decoder.pth, metrics.jsonl).")
+@click.option("--out", required=True, type=OutputDir(), help="Output folder (checkpoint.pt, decoder.pth, metrics.jsonl).")
 @click.option("--encoder-weights", default="torchvision", show_default=True, help=ENCODER_HELP)
 @click.option("--allow-random-weights", is_flag=True, help="Permit 'random' weights (tests and smoke runs only; warns).")
 @click.option("--steps", default=160_000, show_default=True, type=click.IntRange(1))
@@ -60,8 +62,9 @@ def preview_cmd(content: str, style: str, out: str, decoder_path: str, encoder_w
     from sassl.style.stylizer import load_stylizer
 
     def work() -> tuple:
+        contents, styles = first_images(content, n_content, size), first_images(style, n_style, size)  # inputs first
         encoder, decoder = load_stylizer(encoder_weights, decoder_path, allow_random_weights)
-        return write_previews(encoder, decoder, first_images(content, n_content, size), first_images(style, n_style, size), out)
+        return write_previews(encoder, decoder, contents, styles, out)
 
     grid, sweep = _run(work)
     click.echo(f"wrote {grid} and {sweep}")

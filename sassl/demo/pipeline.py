@@ -77,8 +77,8 @@ def run_demo(cfg: DemoConfig) -> Path:
     """Run every stage (finished stages of an earlier run in the same folder are reused); returns the report path."""
     out = Path(cfg.out)
     allow_random = cfg.random_weights
-    encoder = cfg.encoder_weights or "random"
-    decoder = cfg.decoder or "random"
+    encoder = "random" if cfg.encoder_weights is None else cfg.encoder_weights  # '' is a bad path, not "random"
+    decoder = "random" if cfg.decoder is None else cfg.decoder
     load_stylizer(encoder, decoder, allow_random)  # unusable weights stop the demo before it writes anything
     shards, eval_dir = _timed(cfg, "generate data", lambda: make_data(cfg, out / "data"))
     bank = out / "bank"

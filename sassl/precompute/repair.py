@@ -12,10 +12,12 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from sassl.bank.format import read_bank_json, settings_from_json
+from sassl.bank.format import manifest_path, read_bank_json, settings_from_json
 from sassl.bank.inspect import Verification
+from sassl.bank.manifest import read_rows
 from sassl.precompute.job import PrecomputeConfig, Summary, precompute
-from sassl.precompute.units import InputError, folder_of_source
+from sassl.precompute.units import InputError, folder_of_source, folder_units
+from sassl.sources import split_name
 
 
 def repair_config(bank_dir: str | Path, failed: dict[str, str | None], base: PrecomputeConfig) -> PrecomputeConfig:
@@ -35,6 +37,7 @@ def repair_config(bank_dir: str | Path, failed: dict[str, str | None], base: Pre
         folders = sorted({folder_of_source(s) for s in sources})
         if len(folders) > 1:
             raise InputError(f"{bank_dir}: failing shards come from several folders ({', '.join(folders)})")
+        _check_folder_unchanged(Path(bank_dir), folders[0], settings.shard_size, sorted(failed))
         inputs = {"image_folder": folders[0], "shards": None, "shard_size": settings.shard_size}
     else:
         inputs = {"shards": sources, "image_folder": None}
@@ -44,6 +47,18 @@ def repair_config(bank_dir: str | Path, failed: dict[str, str | None], base: Pre
         encoder_weights=base.encoder_weights or str(record.get("encoder_source", "")),
         rebuild=tuple(sorted(failed)),
     )
+
+
+def _check_folder_unchanged(bank: Path, folder: str, shard_size: int, names: list[str]) -> None:
+    """Virtual shards are cut from the folder's sorted file list: an added or removed image moves
+    files between shards, and rebuilding would silently write other images under the old name."""
+    units = {u.name: u for u in folder_units(folder, shard_size)}
+    for name in names:
+        recorded = read_rows(manifest_path(bank / f"{name}.tar")).column("orig_key").to_pylist()
+        now = [split_name(Path(p).relative_to(folder).as_posix())[0] for p, _ in units[name].files] if name in units else []
+        if now != recorded:
+            raise InputError(f"{folder}: its images changed since {name} was made ({len(recorded)} then, "
+                             f"{len(now)} now for this shard); rerun `sassl precompute` into a new --out")
 
 
 def repair_bank(bank_dir: str | Path, verification: Verification, base: PrecomputeConfig) -> Summary:
