@@ -29,6 +29,7 @@ def test_flipped_byte_is_skipped_in_training_and_repaired(tmp_path):
     bank = tmp_path / "bank"
     made = runner.invoke(main, ["precompute", "--image-folder", str(folder), "--out", str(bank), *PRECOMPUTE])
     assert made.exit_code == 0, made.output
+    assert made.stderr.count("RANDOM WEIGHTS") == 1 and "UserWarning" not in made.stderr  # one line, once
     good, damaged = bank / "images-000000.tar", bank / "images-000001.tar"
     original, untouched = damaged.read_bytes(), good.stat()
     _flip_inside_a_sample(damaged)
