@@ -45,10 +45,12 @@ def main_bench() -> None:
     rows = [(f"sassl {' '.join(p)} --help".replace("  ", " "), median_seconds([*cli, *p, "--help"], args.repeats))
             for p in command_paths(main)]
     heavy = median_seconds([sys.executable, "-c", "import torch, ray, torchvision"], args.repeats)
+    bare = median_seconds([sys.executable, "-c", "pass"], args.repeats)
     print(f"| command | median of {args.repeats} (s) |\n|---|---:|")
     for name, seconds in rows:
         print(f"| `{name}` | {seconds:.3f} |")
     print(f"| reference: `python -c \"import torch, ray, torchvision\"` | {heavy:.3f} |")
+    print(f"| reference: `python -c pass` (interpreter start) | {bare:.3f} |")
     print(f"slowest --help {max(s for _, s in rows):.3f} s; importing the libraries alone {heavy:.3f} s")
 
 
