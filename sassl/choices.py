@@ -2,7 +2,7 @@
 
 ``sassl --help`` must not import torch, Ray or torchvision (seconds on a busy machine), so the CLI
 takes its option choices from here and the modules that implement them (codecs, methods, backbones,
-evaluation targets) import the same names from here; each checks at import that it implements
+stylizers, evaluation targets) import the same names from here; each checks at import that it implements
 exactly these, so the two cannot drift apart.
 """
 
@@ -14,6 +14,8 @@ METHOD_NAMES = ("byol", "moco", "simclr")
 ARCHS = ("resnet18", "resnet50")
 EVAL_TARGETS = ("dtd", "cifar10", "cifar100", "food101", "flowers102", "pets", "caltech101", "cars", "aircraft",
                 "sun397")
+STYLIZER_NAMES = ("ghiasi", "adain")  # sassl.style.registry.STYLIZERS implements exactly these
+DEFAULT_STYLIZER = "ghiasi"
 IMAGEFOLDER = "imagefolder:"
 DEFAULT_IMAGE_SIZE = 224  # canonical image side of a bank
 DEFAULT_JPEG_QUALITY = 95  # quality of a bank's canonical JPEG

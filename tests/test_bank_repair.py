@@ -4,6 +4,8 @@ found by ``sassl bank verify`` and rebuilt by ``--repair``; a shard of only unre
 from __future__ import annotations
 
 import pytest
+import torch
+import torchvision
 from click.testing import CliRunner
 from imagegen import write_image_folder
 
@@ -12,7 +14,8 @@ from sassl.bank.manifest import read_rows
 from sassl.cli import main
 
 PRECOMPUTE = ["--image-size", "24", "--codec", "fp16", "--shard-size", "8", "--batch-size", "8", "--in-process",
-              "--encoder-weights", "random", "--allow-random-weights"]
+              "--stylizer", "adain", "--encoder-weights", "random", "--allow-random-weights"]
+REPAIR = ["--repair", "--in-process", "--encoder-weights", "random", "--allow-random-weights"]
 
 
 def _flip_inside_a_sample(tar) -> None:
@@ -41,7 +44,7 @@ def test_flipped_byte_is_skipped_in_training_and_repaired(tmp_path):
 
     verified = runner.invoke(main, ["bank", "verify", str(bank)])
     assert verified.exit_code == 1 and "images-000001.tar: sample" in verified.stdout
-    repaired = runner.invoke(main, ["bank", "verify", str(bank), "--repair", "--in-process", "--allow-random-weights"])
+    repaired = runner.invoke(main, ["bank", "verify", str(bank), *REPAIR])
     assert repaired.exit_code == 0, repaired.output
     assert "repairing images-000001" in repaired.stdout and "after repair: 2 shards, 16 samples checked: OK" in repaired.stdout
     assert damaged.read_bytes() == original  # rebuilt from the recorded input: the same bytes
@@ -58,7 +61,7 @@ def test_repair_without_the_inputs_changes_nothing(tmp_path):
     damaged = tar.read_bytes()
     for image in folder.rglob("*.jpg"):
         image.unlink()
-    res = runner.invoke(main, ["bank", "verify", str(bank), "--repair", "--in-process", "--allow-random-weights"])
+    res = runner.invoke(main, ["bank", "verify", str(bank), *REPAIR])
     assert res.exit_code == 1 and res.stderr.startswith("Error: ") and "images" in res.stderr
     assert tar.read_bytes() == damaged and manifest_path(tar).exists()
 
@@ -76,3 +79,40 @@ def test_shard_of_only_unreadable_images_fails_the_run(tmp_path):
     assert not (tmp_path / "bank" / "images-000001.tar").exists()
     warned = [line for line in res.stderr.splitlines() if "RANDOM WEIGHTS" in line]
     assert len(warned) == 1 and warned[0].startswith("WARNING: RANDOM WEIGHTS for the VGG encoder")
+
+
+def _damaged_bank(tmp_path, *options: str):
+    folder = write_image_folder(tmp_path / "images", classes=1, per_class=8, size=32)
+    bank = tmp_path / "bank"
+    made = CliRunner().invoke(main, ["precompute", "--image-folder", str(folder), "--out", str(bank), *options])
+    assert made.exit_code == 0, made.output
+    tar = bank / "images-000000.tar"
+    original = tar.read_bytes()
+    _flip_inside_a_sample(tar)
+    return bank, tar, original
+
+
+def test_repair_of_an_adain_bank_needs_the_encoder_weights_it_was_made_with(tmp_path):
+    bank, tar, _ = _damaged_bank(tmp_path, *PRECOMPUTE)
+    damaged = tar.read_bytes()
+    other = tmp_path / "vgg19.pth"  # valid VGG weights, but not the ones the bank was made with
+    torch.save({f"features.{k}": v for k, v in torchvision.models.vgg19(weights=None).features.state_dict().items()},
+               other)
+    runner = CliRunner()
+    cases = [([], "pass --encoder-weights with the VGG weights it was made with"),
+             (["--encoder-weights", str(other)], "but --encoder-weights (")]
+    for weights, says in cases:
+        res = runner.invoke(main, ["bank", "verify", str(bank), "--repair", "--in-process", *weights])
+        lines = res.stderr.strip().splitlines()
+        assert res.exit_code == 1 and len(lines) == 1 and lines[0].startswith("Error: ") and says in lines[0], res.stderr
+        assert tar.read_bytes() == damaged and manifest_path(tar).exists()
+
+
+@pytest.mark.slow
+def test_ghiasi_bank_repairs_with_no_weight_options(tmp_path):
+    bank, tar, original = _damaged_bank(tmp_path, "--image-size", "64", "--shard-size", "8", "--batch-size", "8",
+                                        "--in-process")
+    res = CliRunner().invoke(main, ["bank", "verify", str(bank), "--repair", "--in-process"])
+    assert res.exit_code == 0, res.output
+    assert "after repair: 1 shards, 8 samples checked: OK" in res.stdout
+    assert tar.read_bytes() == original

@@ -36,10 +36,12 @@ def inspect_bank(bank_dir: str | Path, max_errors: int = 20) -> Inspection:
                 errors.append((Path(shard).name, orig, reason))
     lines = [
         f"bank: {info.root} (format v{info.version}, {info.kind})",
-        f"encoder: {info.encoder_fingerprint} ({info.encoder_source}), layer {record.get('feature_layer')}",
+        f"stylizer: {info.stylizer} {info.stylizer_fingerprint} ({info.stylizer_source}), "
+        f"style code {tuple(info.code_shape)}",
         f"image size: {info.image_size}"
-        + (f", features {tuple(info.feature_shape)}, codec {info.codec}, JPEG quality {record.get('jpeg_quality')}"
-           if info.kind == "content" else ""),
+        + (f", JPEG quality {record.get('jpeg_quality')}" if info.kind == "content" else "")
+        + (f", content {record.get('content_layer')} {tuple(info.content_shape)}, codec {info.codec}"
+           if info.content_shape is not None else ", no stored content input"),
         f"finished shards: {len(info.shards)}" + (f" (unfinished, ignored by readers: {', '.join(unfinished)})" if unfinished else ""),
         f"samples: {info.num_samples}; skipped inputs: {info.num_errors}",
         f"bytes: {size / 1e6:.2f} MB; {size / max(info.num_samples, 1) / 1e3:.1f} KB/sample",

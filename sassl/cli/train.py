@@ -6,18 +6,20 @@ import click
 
 from sassl.choices import ARCHS, METHOD_NAMES
 from sassl.cli.base import SectionedCommand
+from sassl.cli.style_options import stylizer_options
 
 STYLE_HELP = (
     "Where styles come from: 'in-batch' (another sample's style, needs --bank), 'bank:STYLE_DIR' (a style "
-    "bank, needs --bank), 'online' (VGG encoder in the loop, no bank needed) or 'none' (baseline)."
+    "bank, needs --bank), 'online' (the stylizer's encoder in the loop, no bank needed) or 'none' (baseline)."
 )
 
 
 TRAIN_EXAMPLES = """\b
 Examples:
-  sassl train --method simclr --bank banks/in1k --decoder decoder.pth --encoder-weights vgg_normalised.pth --out runs/simclr-sassl
+  sassl train --method simclr --bank banks/in1k --out runs/simclr-sassl
+  sassl train --method simclr --bank banks/in1k-adain --stylizer adain --decoder decoder.pth --encoder-weights vgg_normalised.pth --out runs/simclr-adain
   sassl train --method byol --images 'imagenet/train-{000000..001023}.tar' --style none --epoch-samples 1281167 --out runs/byol
-  sassl train --method moco --bank banks/in1k --style bank:banks/wikiart --decoder decoder.pth --out runs/moco --resume
+  sassl train --method moco --bank banks/in1k --style bank:banks/wikiart --out runs/moco --resume
 """
 
 # The --help section of every option (by parameter name). An option missing here shows under
@@ -25,8 +27,8 @@ Examples:
 TRAIN_SECTIONS = [
     ("Data", ["bank", "images", "epoch_samples", "image_size", "load_size", "workers", "num_classes"]),
     ("Method", ["method", "arch", "small_stem"]),
-    ("Style (SASSL)", ["style", "encoder_weights", "decoder", "allow_random_weights", "p", "alpha", "beta",
-                       "decode_scale"]),
+    ("Style (SASSL)", ["style", "stylizer", "stylizer_weights", "encoder_weights", "decoder", "allow_random_weights",
+                       "p", "alpha", "beta", "decode_scale"]),
     ("Optimisation", ["batch_size", "epochs", "steps", "lr", "warmup_steps", "seed"]),
     ("Run", ["out", "resume", "stop_after", "ckpt_every", "log_every", "device", "sync_bn"]),
 ]
@@ -52,17 +54,14 @@ TRAIN_SECTIONS = [
 @click.option("--warmup-steps", type=click.IntRange(0), help="[10 epochs for SimCLR/BYOL, 0 for MoCo; at most 10% of the run].")
 @click.option("--workers", default=4, show_default=True, type=click.IntRange(0), help="DataLoader workers per process.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of initialisation, data order and augmentation.")
-@click.option("--encoder-weights", default="torchvision", show_default=True,
-              help="VGG weights for --style online, or to identify the decoder's encoder: a file, 'torchvision' or 'random'.")
-@click.option("--decoder", help="AdaIN decoder file (needed unless --style none), or 'random'.")
-@click.option("--allow-random-weights", is_flag=True, help="Permit 'random' style networks (tests and smoke runs; warns).")
+@stylizer_options()
 @click.option("--p", "p", default=0.8, show_default=True, type=click.FloatRange(0, 1), help="SASSL probability on view 1.")
 @click.option("--alpha", nargs=2, default=(0.1, 0.3), show_default=True, type=click.FloatRange(0, 1), metavar="MIN MAX",
-              help="Range of alpha: weight of the new style in the blended style statistics.")
+              help="Range of alpha: weight of the new style in the blended style code.")
 @click.option("--beta", nargs=2, default=(0.1, 0.3), show_default=True, type=click.FloatRange(0, 1), metavar="MIN MAX",
               help="Range of beta: weight of the stylised image in the pixel blend with the original.")
 @click.option("--decode-scale", default=1.0, show_default=True, type=click.FloatRange(0.1, 1.0),
-              help="Decode the stylised crop at this fraction of --image-size, then upsample (0.5: ~4x cheaper decoder).")
+              help="Render the stylised crop at this fraction of --image-size, then upsample (0.5: ~4x cheaper).")
 @click.option("--ckpt-every", default=1000, show_default=True, type=click.IntRange(1), help="Steps between last.pt saves.")
 @click.option("--resume", is_flag=True, help="Continue from RUN_DIR/last.pt (model, optimiser, schedule, data position).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, ... (torchrun: one GPU per process).")
@@ -73,7 +72,7 @@ def train_cmd(**opts: object) -> None:
     """Self-supervised pretraining (SimCLR, MoCo v2, BYOL) with SASSL on view 1."""
     from sassl.bank.reader import BankError
     from sassl.sources import ImageError, ShardError
-    from sassl.style.weights import WeightsError
+    from sassl.weights import WeightsError
     from sassl.train.loop import TrainConfig, TrainingDiverged, train
 
     try:

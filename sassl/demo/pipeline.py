@@ -20,10 +20,11 @@ import torch
 
 from sassl.atomic import atomic_torch_save, atomic_write_text
 from sassl.demo import textures
-from sassl.evaluate import compare_runs, evaluate_transfer
+from sassl import evaluate as ev
 from sassl.precompute import PrecomputeConfig, precompute
-from sassl.style.stylizer import load_stylizer
-from sassl.train.backbone import backbone_record, build_backbone
+from sassl.backbone import backbone_record, build_backbone
+from sassl.style.registry import load_stylizer
+from sassl.style.stylizer import StylizerSpec
 from sassl.train.loop import TrainConfig, train
 
 
@@ -44,6 +45,8 @@ class DemoConfig:
     workers: int = 1
     encoder_weights: str | None = None  # None: random VGG (said in the report)
     decoder: str | None = None  # None: random decoder (said in the report)
+    # AdaIN: the demo's options (--encoder-weights, --decoder) and its report's random-weights note are AdaIN's.
+    stylizer: str = "adain"
     seed: int = 0
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -79,25 +82,25 @@ def run_demo(cfg: DemoConfig) -> Path:
     allow_random = cfg.random_weights
     encoder = "random" if cfg.encoder_weights is None else cfg.encoder_weights  # '' is a bad path, not "random"
     decoder = "random" if cfg.decoder is None else cfg.decoder
-    load_stylizer(encoder, decoder, allow_random)  # unusable weights stop the demo before it writes anything
+    load_stylizer(StylizerSpec(cfg.stylizer, None, encoder, decoder, allow_random))  # bad weights: stop before writing
     shards, eval_dir = _timed(cfg, "generate data", lambda: make_data(cfg, out / "data"))
     bank = out / "bank"
     summary = _timed(cfg, "precompute bank", lambda: precompute(PrecomputeConfig(
-        out=str(bank), shards=[str(s) for s in shards], image_size=cfg.bank_size, encoder_weights=encoder,
-        allow_random_weights=allow_random, batch_size=32, workers=1, num_cpus=2)))
+        out=str(bank), shards=[str(s) for s in shards], image_size=cfg.bank_size, stylizer=cfg.stylizer,
+        encoder_weights=encoder, allow_random_weights=allow_random, batch_size=32, workers=1, num_cpus=2)))
     if not summary.ok:
         raise RuntimeError("precompute failed: " + "; ".join(summary.lines()))
     common = dict(method="simclr", arch=cfg.arch, image_size=cfg.image_size, batch_size=cfg.batch_size,
-                  epochs=cfg.epochs, workers=cfg.workers, seed=cfg.seed, encoder_weights=encoder, decoder=decoder,
-                  allow_random_weights=allow_random, resume=True)
+                  epochs=cfg.epochs, workers=cfg.workers, seed=cfg.seed, stylizer=cfg.stylizer, encoder_weights=encoder,
+                  decoder=decoder, allow_random_weights=allow_random, resume=True)
     runs = {
         "simclr": TrainConfig(out=str(out / "runs/simclr"), images=" ".join(map(str, shards)), style="none",
                               load_size=cfg.bank_size, **common),
         "simclr-sassl": TrainConfig(out=str(out / "runs/simclr-sassl"), bank=str(bank), style="in-batch", **common),
     }
     def evaluate(run_dir: Path) -> dict:
-        return evaluate_transfer(run_dir / "last.pt", f"imagefolder:{eval_dir}", image_size=cfg.bank_size, knn=True,
-                                 workers=0)
+        return ev.evaluate(run_dir / "last.pt", ev.transfer_task(f"imagefolder:{eval_dir}"),
+                           [ev.LinearProbe(), ev.KNNProbe()], ev.EvalOptions(image_size=cfg.bank_size, workers=0))
 
     reference = random_init_checkpoint(cfg, out / "runs/random-init")
     results = {"random-init": (reference, _timed(cfg, "evaluate random-init", lambda: evaluate(reference)))}
@@ -120,7 +123,7 @@ def write_report(cfg: DemoConfig, out: Path, results: dict[str, tuple[Path, dict
     """report/README.md + comparison chart + stylised views + results.json."""
     report = out / "report"
     report.mkdir(parents=True, exist_ok=True)
-    table = compare_runs([run_dir for run_dir, _ in results.values()], report / "comparison.png")
+    table = ev.compare_runs([run_dir for run_dir, _ in results.values()], report / "comparison.png")
     views = results["simclr-sassl"][0] / "views.png"
     if views.exists():
         shutil.copyfile(views, report / "views.png")

