@@ -1,7 +1,8 @@
 """Benchmark: what checking every sample's checksum costs the bank reader.
 
-Writes a content bank (default codec, 224 px, random VGG encoder, crops of the scikit-learn sample
-photos) with the real precompute job in-process, then reads all of it with
+Writes an AdaIN content bank (its features are what makes a sample large: default codec, 224 px,
+random VGG encoder, crops of scikit-image's sample photos, ``bench/photos.py``) with the real
+precompute job in-process, then reads all of it with
 ``iter_bank_items(verify=True)`` and ``verify=False`` in alternation, ``--repeats`` times each,
 and prints the median samples/s of both and their ratio. It also prints the cost of the hash alone
 (SHA-256, the manifest's) and, for comparison, of blake2b and zlib.crc32 on the same sample bytes.
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from precompute import photos, write_shards
+from photos import write_photo_folder
 
 from sassl.bank.format import manifest_path
 from sassl.bank.manifest import read_rows
@@ -64,14 +65,13 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)  # one loader worker's share
     with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "in"
-        src.mkdir()
-        spec = write_shards(photos(args.images), src, per_shard=max(1, args.images // 4))
+        folder = write_photo_folder(Path(tmp) / "in", args.images, args.image_size)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            summary = precompute(PrecomputeConfig(out=f"{tmp}/bank", shards=spec, image_size=args.image_size,
-                                                  encoder_weights="random", allow_random_weights=True,
-                                                  batch_size=16, progress=False, in_process=True))
+            summary = precompute(PrecomputeConfig(out=f"{tmp}/bank", image_folder=str(folder), image_size=args.image_size,
+                                                  stylizer="adain", encoder_weights="random", allow_random_weights=True,
+                                                  shard_size=max(1, args.images // 4), batch_size=16, progress=False,
+                                                  in_process=True))
         assert summary.ok
         info = open_bank(f"{tmp}/bank")
         read_rate(info, True)  # warm the page cache and the decoders

@@ -100,7 +100,7 @@ def test_repair_of_an_adain_bank_needs_the_encoder_weights_it_was_made_with(tmp_
                other)
     runner = CliRunner()
     cases = [([], "pass --encoder-weights with the VGG weights it was made with"),
-             (["--encoder-weights", str(other)], "but --encoder-weights (")]
+             (["--encoder-weights", str(other)], f"but --encoder-weights (encoder {other}) gives ")]
     for weights, says in cases:
         res = runner.invoke(main, ["bank", "verify", str(bank), "--repair", "--in-process", *weights])
         lines = res.stderr.strip().splitlines()

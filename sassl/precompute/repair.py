@@ -78,10 +78,10 @@ def repair_bank(bank_dir: str | Path, verification: Verification, base: Precompu
     stylizer = load_stylizer(stylizer_spec(config), "encode")
     settings, source = _made_with(bank_dir)
     if stylizer.fingerprint != settings.stylizer_fingerprint:
-        given = config.encoder_weights if config.stylizer == "adain" else config.stylizer_weights or "not given"
+        option = WEIGHTS_OPTION.get(config.stylizer, "the stylizer options")
         raise InputError(
             f"{bank_dir}: made by {config.stylizer} weights with fingerprint {settings.stylizer_fingerprint} "
-            f"({source}), but {WEIGHTS_OPTION[config.stylizer]} ({given}) gives {stylizer.fingerprint}; "
+            f"({source}), but {option} ({stylizer.source}) gives {stylizer.fingerprint}; "
             "pass the weights the bank was made with"
         )
     return precompute(config, stylizer)
