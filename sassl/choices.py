@@ -10,8 +10,11 @@ from __future__ import annotations
 
 CODECS = ("fp16", "int8", "fp16+zstd", "int8+zstd", "int6+zstd", "int5+zstd", "int4+zstd")
 DEFAULT_CODEC = "int5+zstd"  # smallest meeting the bench's size and PSNR rule (docs/bank-format.md)
-METHOD_NAMES = ("byol", "moco", "simclr")
+METHOD_NAMES = ("barlow", "byol", "moco", "simclr", "simsiam")
 ARCHS = ("resnet18", "resnet50")
+AUGSELF_GROUPS = ("crop", "color", "flip", "blur", "style")  # heads sassl.train.augself implements
+CASSLE_GROUPS = ("crop", "color", "color_diff", "blur", "grayscale", "flip", "style")  # sassl.train.cassle descriptors
+CASSLE_DEFAULT_GROUPS = ("crop", "color", "color_diff", "blur", "grayscale")  # the CASSLE authors' default
 EVAL_TARGETS = ("dtd", "cifar10", "cifar100", "food101", "flowers102", "pets", "caltech101", "cars", "aircraft",
                 "sun397")
 STYLIZER_NAMES = ("ghiasi", "adain")  # sassl.style.registry.STYLIZERS implements exactly these

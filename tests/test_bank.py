@@ -15,8 +15,8 @@ from PIL import Image
 
 from sassl.bank import BankError, check_stylizer, iter_bank_shard, load_style_bank, open_bank
 from sassl.bank.reader import iter_bank_items
-from sassl.bank.codecs import CODECS, DEFAULT_CODEC, Codec, CodecError, decode_features, encode_batch, npy_bytes
-from sassl.bank.format import DEFAULT_JPEG_QUALITY, BankSettings, bank_record, manifest_path, write_bank_json
+from sassl.bank.codecs import CODECS, Codec, CodecError, decode_features, encode_batch, npy_bytes
+from sassl.bank.format import BankSettings, bank_record, manifest_path, write_bank_json
 from sassl.bank.inspect import inspect_bank, verify_bank
 from sassl.bank.manifest import read_rows
 from sassl.bank.writer import ShardWriter

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from sassl.choices import ARCHS, METHOD_NAMES
+from sassl.choices import ARCHS, AUGSELF_GROUPS, CASSLE_DEFAULT_GROUPS, CASSLE_GROUPS, METHOD_NAMES
 from sassl.cli.base import SectionedCommand
 from sassl.cli.style_options import stylizer_options
 
@@ -48,13 +48,14 @@ Examples:
   sassl train --method simclr --bank banks/in1k-adain --stylizer adain --decoder decoder.pth --encoder-weights vgg_normalised.pth --out runs/simclr-adain
   sassl train --method byol --images 'imagenet/train-{000000..001023}.tar' --style none --epoch-samples 1281167 --out runs/byol
   sassl train --method moco --bank banks/in1k --style bank:banks/wikiart --out runs/moco --resume
+  sassl train --method simsiam --bank banks/in1k --augself crop,color --out runs/simsiam-augself
 """
 
 # The --help section of every option (by parameter name). An option missing here shows under
 # "Other options" and fails tests/test_cli.py: put each new option in the section it belongs to.
 TRAIN_SECTIONS = [
     ("Data", ["bank", "images", "epoch_samples", "image_size", "load_size", "workers", "num_classes"]),
-    ("Method", ["method", "arch", "small_stem"]),
+    ("Method", ["method", "method_opt", "augself", "cassle", "arch", "small_stem"]),
     ("Style (SASSL)", ["style", "stylizer", "stylizer_weights", "encoder_weights", "decoder", "allow_random_weights",
                        "p", "alpha", "beta", "decode_scale"]),
     ("Optimisation", ["batch_size", "epochs", "steps", "lr", "warmup_steps", "seed"]),
@@ -112,8 +113,17 @@ TRAIN_SECTIONS = [
               help="Held-out labelled set (FOLDER/{train,test}/<class>/, or an eval target like cifar10:DATA_ROOT): "
                    "weighted 20-NN accuracy logged as knn_acc.")
 @click.option("--knn-every", default=500, show_default=True, type=click.IntRange(1), help="Steps between kNN evaluations.")
-def train_cmd(**opts: Any) -> None:
-    """Self-supervised pretraining (SimCLR, MoCo v2, BYOL) with SASSL on view 1.
+@click.option("--method-opt", "method_opt", multiple=True, metavar="KEY=VALUE",
+              help="A method option (repeatable), e.g. proj_dim=256; see docs/train.md for each method's options.")
+@click.option("--augself", metavar="GROUP[:WEIGHT],...",
+              help=f"AugSelf heads predicting view differences; groups {','.join(AUGSELF_GROUPS)} (weight 0.5 each "
+                   "unless given), e.g. crop,color or crop:1,color:1,style:0.5.")
+@click.option("--cassle", metavar="GROUP,...",
+              help=f"CASSLE: condition the projector on each view's descriptor; groups {','.join(CASSLE_GROUPS)} "
+                   f"(the authors' default: {','.join(CASSLE_DEFAULT_GROUPS)}).")
+def train_cmd(method_opt: tuple[str, ...], **opts: Any) -> None:
+    """Self-supervised pretraining (SimCLR, MoCo v2, BYOL, SimSiam, Barlow Twins; AugSelf and CASSLE on
+    any of them) with SASSL on view 1.
 
     Exit codes: 0 done, 1 error, 2 bad usage, 143 (SIGTERM) or 130 (Ctrl-C): stopped at a step
     boundary with last.pt written; continue with --resume.
@@ -123,9 +133,12 @@ def train_cmd(**opts: Any) -> None:
     from sassl.weights import WeightsError
     from sassl.train.loop import TrainConfig, TrainingDiverged, train
     from sassl.train.preempt import Preempted
+    from sassl.train.methods import split_key_values
 
     extra = click.get_current_context().meta.get(EXTRA_OPTIONS, {})
     try:
+        if method_opt:  # on top of the method options a --config file brings
+            extra = {**extra, "method_options": {**extra.get("method_options", {}), **split_key_values(method_opt)}}
         summary = train(TrainConfig(**{**extra, **opts}))
     except Preempted as exc:
         click.echo(str(exc), err=True)
