@@ -11,7 +11,9 @@ from __future__ import annotations
 CODECS = ("fp16", "int8", "fp16+zstd", "int8+zstd", "int6+zstd", "int5+zstd", "int4+zstd")
 DEFAULT_CODEC = "int5+zstd"  # smallest meeting the bench's size and PSNR rule (docs/bank-format.md)
 METHOD_NAMES = ("barlow", "byol", "moco", "simclr", "simsiam")
-ARCHS = ("resnet18", "resnet50")
+ARCHS = ("resnet18", "resnet18-narrow", "resnet50")
+RECIPE_NAMES = ("auto", "standard", "small")  # sassl.train.recipes
+SMALL_BELOW = 64  # ``--recipe auto`` picks the small-data recipe for views smaller than this (px)
 AUGSELF_GROUPS = ("crop", "color", "flip", "blur", "style")  # heads sassl.train.augself implements
 CASSLE_GROUPS = ("crop", "color", "color_diff", "blur", "grayscale", "flip", "style")  # sassl.train.cassle descriptors
 CASSLE_DEFAULT_GROUPS = ("crop", "color", "color_diff", "blur", "grayscale")  # the CASSLE authors' default

@@ -115,7 +115,7 @@ def test_every_command_answers_bad_input_with_one_line_and_leaves_nothing(tmp_pa
 ISSUE_CASES = [
     ["precompute", "--shards", "", "--out", "bank"],
     ["stylizer", "train", "--content", "/nonexistent", "--style", "/nonexistent", "--out", "dec"],
-    ["demo", "--encoder-weights", "weights.txt", "--out", "demo"],
+    ["demo", "--stylizer", "adain", "--encoder-weights", "weights.txt", "--out", "demo"],
 ]
 
 
