@@ -13,6 +13,7 @@ Order of events, chosen so that mistakes cost nothing and crashes cost little:
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import time
@@ -36,12 +37,12 @@ from sassl.bank.format import (
     settings_from_json,
 )
 from sassl.bank.manifest import completed_tar
+from sassl.choices import DEFAULT_SHARD_SIZE
 from sassl.precompute.shard import ShardEncoder, ShardResult
 from sassl.precompute.units import InputError, WorkUnit, folder_units, shard_units
 from sassl.style.registry import DEFAULT_STYLIZER, load_stylizer
 from sassl.style.stylizer import Stylizer, StylizerSpec
 
-DEFAULT_SHARD_SIZE = 1000
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,9 @@ class PrecomputeConfig:
     shard_size: int = DEFAULT_SHARD_SIZE
     progress: bool = True
     in_process: bool = False  # no Ray: encode in this process (tests, benchmarks, small data)
+    verbose: bool = False  # show Ray's start-up messages and the workers' output
+    # Repair: only these units, rebuilt even when finished (their manifests are dropped first)
+    rebuild: tuple[str, ...] = ()
 
 
 @dataclass
@@ -117,6 +121,15 @@ def plan(config: PrecomputeConfig) -> list[WorkUnit]:
     if config.shards is not None:
         return shard_units(config.shards)
     return folder_units(config.image_folder, config.shard_size)
+
+
+def _select(units: list[WorkUnit], names: tuple[str, ...]) -> list[WorkUnit]:
+    """The units named ``names``; an input that no longer yields one of them is refused before any work."""
+    by_name = {u.name: u for u in units}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise InputError(f"the inputs no longer produce shard(s) {', '.join(missing)}; cannot rebuild them")
+    return [by_name[n] for n in names]
 
 
 def stylizer_spec(config: PrecomputeConfig) -> StylizerSpec:
@@ -186,13 +199,22 @@ def bank_totals(out: Path) -> dict:
     return {"shards": shards, "samples": samples, "errors": errors, "bytes": size}
 
 
-def precompute(config: PrecomputeConfig) -> Summary:
-    """Run the whole job; see the module docstring. Raises InputError/BankError/WeightsError before work."""
+def precompute(config: PrecomputeConfig, stylizer: Stylizer | None = None) -> Summary:
+    """Run the whole job; see the module docstring. Raises InputError/BankError/WeightsError before work.
+
+    ``stylizer`` is the encoding stylizer of ``config`` when the caller has loaded it already (repair
+    loads it first to check it against the bank); None loads it here.
+    """
     units = plan(config)
-    stylizer = load_stylizer(stylizer_spec(config), "encode")
+    if config.rebuild:
+        units = _select(units, config.rebuild)
+    if stylizer is None:
+        stylizer = load_stylizer(stylizer_spec(config), "encode")
     settings = make_settings(config, stylizer)
     out = Path(config.out)
     prepare_out(out, settings, stylizer.source)
+    for unit in units if config.rebuild else ():
+        manifest_path(out / f"{unit.name}.tar").unlink(missing_ok=True)  # unfinished until rewritten
     summary = Summary(shards_total=len(units))
     todo = [u for u in units if completed_tar(manifest_path(out / f"{u.name}.tar")) is None]
     summary.skipped = len(units) - len(todo)
@@ -237,7 +259,11 @@ def _run_on_ray(config: PrecomputeConfig, settings: BankSettings, todo: list[Wor
 
     started = not ray.is_initialized()
     if started:
-        kwargs = {"include_dashboard": False, "log_to_driver": True}
+        # Workers' output (their copies of the driver's warnings, Ray's own notes) and Ray's start-up
+        # messages (token authentication, "Started a local Ray instance") stay in Ray's log files
+        # unless --verbose: failures come back as ShardResult.failed / exceptions and are reported here.
+        kwargs = {"include_dashboard": False, "log_to_driver": config.verbose,
+                  "logging_level": logging.INFO if config.verbose else logging.ERROR}
         if config.address is None and not os.environ.get("RAY_ADDRESS"):
             kwargs["num_cpus"] = config.num_cpus or os.cpu_count() or 1
         ray.init(address=config.address, **kwargs)

@@ -25,7 +25,7 @@ from typing import Any, Iterator
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from tqdm import tqdm
 
-from sassl.bank.reader import BankError, BankInfo, iter_bank_shard, open_bank
+from sassl.bank.reader import BankError, BankInfo, iter_bank_items, open_bank
 from sassl.sources import (
     ImageError,
     RawSample,
@@ -92,8 +92,9 @@ def _unit_samples(spec: DataSpec, unit: Any) -> Iterator[dict | Exception]:
     """Decoded samples of one unit; a failure is yielded as the exception (to be counted)."""
     try:
         if spec.kind == "bank":
-            for s in iter_bank_shard(unit, spec.bank):
-                del s["key"]  # strings do not collate; the rest (image, code, content, label) are tensors
+            for s in iter_bank_items(unit, spec.bank):  # checksummed per sample: a flipped byte is an error
+                if not isinstance(s, BankError):
+                    del s["key"]  # strings do not collate; the rest (image, code, content, label) are tensors
                 yield s
             return
         raws = iter_shard(unit) if spec.kind == "shards" else [_read_file(*unit)]
