@@ -10,6 +10,7 @@ The data position (epoch, batches consumed) is restored by the stream itself (se
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -207,11 +208,12 @@ def step_seed(seed: int, rank: int, step: int) -> int:
 
 
 def _jsonable(cfg: TrainConfig, recipe: Recipe) -> dict[str, Any]:
+    """The options as config.json stores them (tuples become lists), so that a resumed run's record
+    compares equal to the saved one."""
     d = asdict(cfg)
-    d["alpha"], d["beta"] = list(cfg.alpha), list(cfg.beta)
     d["recipe"] = recipe.name
     d["recipe_settings"] = asdict(recipe)
-    return d
+    return json.loads(json.dumps(d))
 
 
 def train(cfg: TrainConfig, recipe: Recipe | None = None) -> RunSummary:
