@@ -47,13 +47,7 @@ def _images(n=8, size=24, seed=0):
     return (img * 255).to(torch.uint8)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: tiny convolutions gain nothing from two, and lose a lot on a loaded machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -23,16 +23,8 @@ from sassl.train.optim import lr_at
 from sassl.train.preempt import EXIT_SIGINT, EXIT_SIGTERM, StopSignals
 from sassl.train.run_dir import EXTEND_RULE
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.usefixtures("one_torch_thread")]
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny tensors: on a shared 2-core machine two torch threads spin against each other (~5x slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
