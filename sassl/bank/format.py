@@ -13,14 +13,14 @@ import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-FORMAT_VERSION = 2
-# Version 2 only added codecs (int6/int5/int4+zstd), so every version-1 bank is a valid version-2 bank
-# and stays readable. Writing always uses FORMAT_VERSION: resuming a version-1 bank is refused as a
-# settings difference, so one bank never mixes versions.
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+# Version 2 only added codecs (int6/int5/int4+zstd) and version 3 only the "generated" kind, so every
+# older bank is a valid version-3 bank and stays readable. Writing always uses FORMAT_VERSION: resuming
+# an older bank is refused as a settings difference, so one bank never mixes versions.
+READABLE_VERSIONS = (1, 2, 3)
 BANK_JSON = "bank.json"
 MANIFEST_SUFFIX = ".manifest.parquet"
-KINDS = ("content", "style")
+KINDS = ("content", "style", "generated")
 FEATURE_LAYER = "relu4_1"
 FEATURE_CHANNELS = 512
 FEATURE_STRIDE = 8
@@ -32,6 +32,12 @@ DEFAULT_JPEG_QUALITY = 95
 STYLE_FIELD = "style.npy"  # (2, C) float32: [mean; std] of relu4_1
 LABEL_FIELD = "cls"  # ASCII integer, absent when the input had no label
 IMAGE_FIELD = "jpg"  # canonical S x S RGB image the features were computed on
+GENERATED_KIND = "generated"
+
+
+def generated_field(view: int) -> str:
+    """Member field of generated view ``view`` (0-based) of a sample in a generated bank: ``gen0.jpg``..."""
+    return f"gen{view}.jpg"
 _KEY_UNSAFE = re.compile(r"[^\w\-/]")
 
 
@@ -58,16 +64,42 @@ class BankSettings:
         return (FEATURE_CHANNELS, side, side)
 
     def differences(self, other: "BankSettings") -> list[str]:
-        return [
-            f"{f.name}: {getattr(self, f.name)!r} != {getattr(other, f.name)!r}"
-            for f in fields(self)
-            if getattr(self, f.name) != getattr(other, f.name)
-        ]
+        return field_differences(self, other)
 
 
-def settings_from_json(record: dict, where: str) -> BankSettings:
+def field_differences(a: object, b: object) -> list[str]:
+    """``name: a != b`` for every dataclass field where two settings objects of one class differ."""
+    return [f"{f.name}: {getattr(a, f.name)!r} != {getattr(b, f.name)!r}"
+            for f in fields(a) if getattr(a, f.name) != getattr(b, f.name)]
+
+
+@dataclass(frozen=True)
+class GeneratedSettings:
+    """Settings of a generated bank (``sassl generate``): K generated views per source sample.
+
+    ``generator_settings`` holds what, besides the weights, determines the images (steps, guidance,
+    scheduler, ...); ``generator_fingerprint`` hashes the weights files.
+    """
+
+    generator: str
+    generator_fingerprint: str
+    generator_settings: dict
+    views_per_image: int
+    seed: int
+    image_size: int
+    jpeg_quality: int
+    shard_size: int | None = None
+    kind: str = GENERATED_KIND
+    version: int = FORMAT_VERSION
+
+    def differences(self, other: "GeneratedSettings") -> list[str]:
+        return field_differences(self, other)
+
+
+def settings_from_json(record: dict, where: str) -> BankSettings | GeneratedSettings:
+    cls = GeneratedSettings if record.get("kind") == GENERATED_KIND else BankSettings
     try:
-        return BankSettings(**{f.name: record[f.name] for f in fields(BankSettings)})
+        return cls(**{f.name: record[f.name] for f in fields(cls)})
     except (KeyError, TypeError) as exc:
         raise BankError(f"{where}: not a sassl bank description (missing {exc})") from None
 
@@ -90,11 +122,14 @@ def read_bank_json(bank_dir: str | Path) -> dict:
     return record
 
 
-def bank_record(settings: BankSettings, encoder_source: str, totals: dict | None = None) -> dict:
+def bank_record(settings: BankSettings | GeneratedSettings, source: str, totals: dict | None = None) -> dict:
     """The ``bank.json`` object: settings, the derived feature shape, the weights source and totals."""
     record = asdict(settings)
-    record["feature_shape"] = list(settings.feature_shape) if settings.kind == "content" else None
-    record["encoder_source"] = encoder_source
+    if isinstance(settings, GeneratedSettings):
+        record["generator_source"] = source
+    else:
+        record["feature_shape"] = list(settings.feature_shape) if settings.kind == "content" else None
+        record["encoder_source"] = source
     record["totals"] = totals
     return record
 

@@ -22,11 +22,14 @@ from PIL import Image
 
 from sassl.bank.codecs import Codec, CodecError, decode_features, load_npy
 from sassl.bank.format import (
+    GENERATED_KIND,
     IMAGE_FIELD,
     LABEL_FIELD,
     MANIFEST_SUFFIX,
     STYLE_FIELD,
     BankError,
+    GeneratedSettings,
+    generated_field,
     read_bank_json,
     settings_from_json,
 )
@@ -37,7 +40,11 @@ __all__ = ["BankError", "BankInfo", "check_encoder", "iter_bank_shard", "load_st
 
 @dataclass(frozen=True)
 class BankInfo:
-    """What a trainer needs to know about a bank; ``shards`` are the finished tars, sorted."""
+    """What a trainer needs to know about a bank; ``shards`` are the finished tars, sorted.
+
+    For a generated bank ``encoder_fingerprint``/``encoder_source`` identify the generator that made
+    it, and ``views_per_image`` is K (0 for other kinds).
+    """
 
     root: Path
     version: int
@@ -50,6 +57,7 @@ class BankInfo:
     shards: list[str]
     num_samples: int
     num_errors: int
+    views_per_image: int = 0
 
 
 def open_bank(bank_dir: str | Path) -> BankInfo:
@@ -66,18 +74,20 @@ def open_bank(bank_dir: str | Path) -> BankInfo:
             shards.append(str(done[0]))
             samples += done[1].num_samples
             errors += done[1].num_errors
+    generated = isinstance(settings, GeneratedSettings)
     return BankInfo(
         root=root,
         version=settings.version,
         kind=settings.kind,
-        encoder_fingerprint=settings.encoder_fingerprint,
-        encoder_source=str(record.get("encoder_source", "")),
+        encoder_fingerprint=settings.generator_fingerprint if generated else settings.encoder_fingerprint,
+        encoder_source=str(record.get("generator_source" if generated else "encoder_source", "")),
         image_size=settings.image_size,
         feature_shape=settings.feature_shape if settings.kind == "content" else None,
-        codec=settings.codec,
+        codec=None if generated else settings.codec,
         shards=shards,
         num_samples=samples,
         num_errors=errors,
+        views_per_image=settings.views_per_image if generated else 0,
     )
 
 
@@ -103,6 +113,8 @@ def check_encoder(info: BankInfo, fingerprint: str | None) -> None:
 
 
 def _allowed_fields(info: BankInfo) -> set[str]:
+    if info.kind == GENERATED_KIND:
+        return {LABEL_FIELD, *(generated_field(k) for k in range(info.views_per_image))}
     allowed = {STYLE_FIELD, LABEL_FIELD}
     if info.kind == "content":
         allowed |= {IMAGE_FIELD, *Codec(info.codec).fields}
@@ -136,7 +148,8 @@ def iter_bank_shard(path: str | Path, info: BankInfo) -> Iterator[dict]:
 
     Content banks yield ``key``, ``image`` (uint8 (3, S, S)), ``feats`` (float32 feature_shape),
     ``style_mean``/``style_std`` (float32 (512,)) and ``label`` (-1 if none); style banks yield
-    ``key``, the style stats and ``label``. Raises :class:`BankError` naming the shard on corruption.
+    ``key``, the style stats and ``label``; generated banks yield ``key``, ``views`` (uint8
+    (K, 3, S, S)) and ``label``. Raises :class:`BankError` naming the shard on corruption.
     """
     path = str(path)
     allowed = _allowed_fields(info)
@@ -147,6 +160,9 @@ def iter_bank_shard(path: str | Path, info: BankInfo) -> Iterator[dict]:
         if unknown:
             raise BankError(f"{name}: member type(s) {', '.join(unknown)} not defined for a {info.kind} bank")
         try:
+            if info.kind == GENERATED_KIND:
+                yield {"key": key, "views": generated_views(fields, name, info), "label": _label(fields, name)}
+                continue
             sample = {"key": key, **_style(fields, name), "label": _label(fields, name)}
             if codec is not None:
                 sample["image"] = _image(fields, name, info.image_size)
@@ -174,18 +190,24 @@ def _label(fields: dict[str, bytes], name: str) -> int:
         raise CodecError(f"{name}: label member is not an integer") from None
 
 
-def _image(fields: dict[str, bytes], name: str, size: int) -> torch.Tensor:
-    if IMAGE_FIELD not in fields:
-        raise CodecError(f"{name}: missing member {IMAGE_FIELD}")
+def generated_views(fields: dict[str, bytes], name: str, info: BankInfo, views: range | None = None) -> torch.Tensor:
+    """The generated views ``views`` (default all K) of one sample of a generated bank: uint8 (n, 3, S, S)."""
+    views = range(info.views_per_image) if views is None else views
+    return torch.stack([_image(fields, name, info.image_size, generated_field(k)) for k in views])
+
+
+def _image(fields: dict[str, bytes], name: str, size: int, field: str = IMAGE_FIELD) -> torch.Tensor:
+    if field not in fields:
+        raise CodecError(f"{name}: missing member {field}")
     try:
-        with Image.open(io.BytesIO(fields[IMAGE_FIELD])) as img:
+        with Image.open(io.BytesIO(fields[field])) as img:
             if img.format != "JPEG":
                 raise ValueError(f"format {img.format}, expected JPEG")
             arr = np.array(img.convert("RGB"))
     except Exception as exc:
-        raise CodecError(f"{name}: corrupt canonical image ({exc})") from None
+        raise CodecError(f"{name}: corrupt image {field} ({exc})") from None
     if arr.shape != (size, size, 3):
-        raise CodecError(f"{name}: canonical image is {arr.shape[1]}x{arr.shape[0]}, expected {size}x{size}")
+        raise CodecError(f"{name}: image {field} is {arr.shape[1]}x{arr.shape[0]}, expected {size}x{size}")
     return torch.from_numpy(arr).permute(2, 0, 1).contiguous()
 
 

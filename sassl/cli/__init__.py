@@ -22,6 +22,10 @@ from sassl.cli.precompute import bank, precompute  # noqa: E402
 main.add_command(precompute)
 main.add_command(bank)
 
+from sassl.cli.generate import generate  # noqa: E402
+
+main.add_command(generate)
+
 from sassl.cli.evaluate import eval_cmd  # noqa: E402
 
 main.add_command(eval_cmd)

@@ -69,6 +69,7 @@ class ViewParams:
     blur_sigma: torch.Tensor  # (B,) float, 0 = no blur
     solarize: torch.Tensor  # (B,) bool
     sassl: SASSLParams | None = None  # style transfer parameters (view 1 only)
+    generated: torch.Tensor | None = None  # (B,) bool: the view starts from a generated copy (--generated)
 
     def to(self, device: torch.device | str) -> "ViewParams":
         moved = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -86,7 +87,8 @@ class ViewParams:
 
     def as_matrix(self) -> torch.Tensor:
         """(B, 12 or 15) float: crop centre x, y and size w, h (fractions of S), flip, the four jitter
-        factors, grayscale, blur sigma, solarize, then SASSL's [applied, alpha, beta] if present."""
+        factors, grayscale, blur sigma, solarize, then SASSL's [applied, alpha, beta] if present, then
+        ``generated`` (1 column) if present."""
         s = float(self.source_size)
         x0, y0, x1, y1 = self.box.unbind(1)
         cols = [
@@ -99,6 +101,8 @@ class ViewParams:
         ]
         if self.sassl is not None:
             cols.append(self.sassl.as_matrix().to(self.box.device))
+        if self.generated is not None:
+            cols.append(self.generated.float()[:, None].to(self.box.device))
         return torch.cat(cols, 1)
 
 

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-FIELDS = ("step", "epoch", "loss", "lr", "images_per_s", "probe_acc", "skipped")
+FIELDS = ("step", "epoch", "loss", "lr", "images_per_s", "probe_acc", "skipped", "without_generated")
 
 
 class MetricsLog:

@@ -14,9 +14,10 @@ from sassl.train.views import Batch, ViewMaker
 
 @torch.no_grad()
 def write_views_png(path: Path, maker: ViewMaker, batch: Batch, generator: torch.Generator, count: int = 8) -> None:
-    """Rows: view 1 without style, view 1 with style (same crop and colour), view 2."""
+    """Rows: view 1 without style, view 1 with style (same crop and colour), view 2 (generated copies included)."""
     n = min(count, batch.images.shape[0])
-    p1, p2 = maker.sample(batch.images.shape[0], batch.images.shape[-1], generator)
+    available = batch.gen_view >= 0 if batch.gen_view is not None else None
+    p1, p2 = maker.sample(batch.images.shape[0], batch.images.shape[-1], generator, available)
     rows = [maker.render(batch, p1.without_style()), maker.render(batch, p1), maker.render(batch, p2)]
     grid = torch.cat([r[:n].float().cpu() for r in rows])
     buf = io.BytesIO()

@@ -10,6 +10,11 @@ Style sources (``--style``):
 
 With a bank, view 1's crop box is applied to the canonical image and, divided by the VGG stride, to
 its precomputed relu4_1 features, so the decoder only decodes the crop: no encoder runs.
+
+Generated views (Ayromlou et al. 2024): with ``gen_p > 0`` view 2 starts, with probability
+``gen_p`` per sample, from the sample's generated copy (delivered with the batch) instead of the real
+image; view 1 stays real. The draw is a parameter of view 2 (``ViewParams.generated``, True only
+where a copy exists), and the method's standard augmentations follow either way.
 """
 
 from __future__ import annotations
@@ -54,11 +59,14 @@ class Batch:
     feats: torch.Tensor | None = None  # (B, 512, S/8, S/8)
     style_mean: torch.Tensor | None = None  # (B, 512)
     style_std: torch.Tensor | None = None
+    gen_images: torch.Tensor | None = None  # (B, 3, S, S) uint8: a generated copy of each sample
+    gen_view: torch.Tensor | None = None  # (B,) long: which of the K copies, -1 = the sample has none
 
     @classmethod
     def from_loader(cls, d: dict, device: torch.device) -> "Batch":
         get = lambda k: d[k].to(device, non_blocking=True) if k in d else None  # noqa: E731
-        return cls(get("image"), get("label").long(), get("feats"), get("style_mean"), get("style_std"))
+        return cls(get("image"), get("label").long(), get("feats"), get("style_mean"), get("style_std"),
+                   get("gen_image"), get("gen_view"))
 
 
 class ViewMaker(nn.Module):
@@ -72,8 +80,12 @@ class ViewMaker(nn.Module):
         decoder: nn.Module | None = None,
         encoder: nn.Module | None = None,
         style_bank: tuple[torch.Tensor, torch.Tensor] | None = None,
+        gen_p: float = 0.0,
     ) -> None:
         super().__init__()
+        if not 0.0 <= gen_p <= 1.0:
+            raise ValueError(f"gen_p must be in [0, 1], got {gen_p}")
+        self.gen_p = gen_p
         if style.mode not in STYLE_MODES:
             raise ValueError(f"unknown style mode {style.mode!r}; expected one of {STYLE_MODES}")
         if style.mode != "none" and decoder is None:
@@ -89,21 +101,34 @@ class ViewMaker(nn.Module):
             self.register_buffer("bank_mean", style_bank[0].float(), persistent=False)
             self.register_buffer("bank_std", style_bank[1].float(), persistent=False)
 
-    def sample(self, n: int, source_size: int, generator: torch.Generator) -> tuple[ViewParams, ViewParams]:
-        """Both views' parameters (CPU tensors); view 1 carries SASSL's unless the mode is none."""
+    def sample(self, n: int, source_size: int, generator: torch.Generator,
+               available: torch.Tensor | None = None) -> tuple[ViewParams, ViewParams]:
+        """Both views' parameters (CPU tensors); view 1 carries SASSL's unless the mode is none.
+
+        With ``gen_p > 0`` view 2's ``generated`` is a Bernoulli(gen_p) draw, kept only where
+        ``available`` (the samples that have a generated copy); view 1's is all False.
+        """
         p1 = sample_view_params(n, source_size, self.views[0], generator)
         p2 = sample_view_params(n, source_size, self.views[1], generator)
         if self.style.mode != "none":
             rows = self.bank_mean.shape[0] if self.style.mode == "bank" else None
             s = self.style
             p1.sassl = sample_sassl_params(n, generator, s.p, s.alpha, s.beta, rows)
+        if self.gen_p > 0:
+            drawn = torch.rand(n, generator=generator) < self.gen_p
+            p2.generated = drawn if available is None else drawn & available.cpu()
+            p1.generated = torch.zeros(n, dtype=torch.bool)
         return p1, p2
 
     @torch.no_grad()
     def render(self, batch: Batch, p: ViewParams) -> torch.Tensor:
         """One view in [0, 1]: crop, SASSL (when ``p.sassl`` is set), then the photometric ops."""
         p = p.to(batch.images.device)
-        images = batch.images.float().div_(255)
+        images = batch.images
+        if p.generated is not None and batch.gen_images is not None:
+            use = p.generated & (batch.gen_view >= 0)
+            images = torch.where(use[:, None, None, None], batch.gen_images, images)
+        images = images.float().div_(255)
         x = crop(images, p.box, self.out_size)
         if p.sassl is not None and bool(p.sassl.applied.any()):
             x = self._stylise(x, batch, p)
@@ -128,5 +153,6 @@ class ViewMaker(nn.Module):
         return apply_sassl(x, feats, s_mean, s_std, p.sassl, self.decoder)
 
     def forward(self, batch: Batch, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, ViewParams, ViewParams]:
-        p1, p2 = self.sample(batch.images.shape[0], batch.images.shape[-1], generator)
+        available = batch.gen_view >= 0 if batch.gen_view is not None else None
+        p1, p2 = self.sample(batch.images.shape[0], batch.images.shape[-1], generator, available)
         return self.render(batch, p1), self.render(batch, p2), p1, p2
