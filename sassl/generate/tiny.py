@@ -1,8 +1,11 @@
-"""Tiny randomly initialised diffusers pipelines saved in the real diffusers layout, built offline.
+"""Tiny randomly initialised diffusers pipelines, saved in the real diffusers layout, built offline.
 
+For tests, benchmarks and smoke runs of ``sassl generate`` where no weights can be downloaded: the
+saved folder is loaded back by path exactly as a real model is. Their images are noise, not views.
 The configurations are those of diffusers' own fast tests (UNet blocks (32, 64), CLIP hidden size 32,
-5 layers, 32 px). The only download in those tests is the tokenizer; here a CLIPTokenizer is built
-from a hand-written vocabulary and a header-only merges file (the prompt sassl sends is empty).
+5 layers), with 16 px latents and a 2-level VAE (32 px images). Those tests download only the
+tokenizer; here a CLIPTokenizer is built from a hand-written vocabulary and a header-only merges
+file (the prompt sassl sends is empty).
 """
 
 from __future__ import annotations
