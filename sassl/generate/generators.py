@@ -76,7 +76,10 @@ def resolve_model(source: str) -> Path:
             f"(fetch it where there is network with: hf download {UNCLIP_MODEL})")
     require_extras()
     from diffusers import DiffusionPipeline
+    from diffusers.utils import logging
 
+    level = logging.get_verbosity()
+    logging.set_verbosity_error()  # its "cannot reach the hub" chatter; the error below says it in one line
     try:
         return Path(DiffusionPipeline.download(source))
     except Exception as exc:  # offline and not cached, unknown id, no access: all end here
@@ -84,6 +87,8 @@ def resolve_model(source: str) -> Path:
             f"{source}: cannot load the generator from the Hugging Face hub or its local cache "
             f"({type(exc).__name__}); download it where there is network (hf download {source}) "
             "or pass a local diffusers folder") from None
+    finally:
+        logging.set_verbosity(level)
 
 
 def pipeline_kind(folder: Path, requested: str = "auto") -> str:
@@ -185,7 +190,10 @@ class GeneratorSpec:
             raise GeneratorError(f"{folder}: generator weights {found} differ from the bank's {self.fingerprint}")
         dtype = torch.float16 if str(device).startswith("cuda") else torch.float32
         cls = getattr(diffusers, PIPELINES[self.kind])
+        import transformers
+
         diffusers.utils.logging.disable_progress_bar()  # the job shows its own progress
+        transformers.utils.logging.disable_progress_bar()
         pipe = cls.from_pretrained(str(folder), local_files_only=True, dtype=dtype, low_cpu_mem_usage=_accelerate())
         if self.kind == "unclip":
             pipe.scheduler = diffusers.DDIMScheduler.from_config(
