@@ -18,7 +18,7 @@ import torch
 
 from sassl.evaluate.features import extract
 from sassl.evaluate.probe import WD_GRID, LBFGSConfig, linear_probe
-from sassl.train.backbone import build_backbone
+from sassl.backbone import build_backbone
 
 
 def synthetic(n_per_class: int, classes: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

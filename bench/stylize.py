@@ -1,24 +1,56 @@
-"""Encoder vs decoder cost per image, and the SASSL block with and without precomputed features.
+"""Cost of each stylizer's parts per image, the SASSL block with and without a bank, and bank bytes.
 
-Why: the bank design rests on the VGG encoder costing as much as (or more than) the decoder; this
-measures it on the machine at hand. Ratios come from one run, on the same device and batch.
+Why: a bank pays off when the encoding part (Ghiasi's style predictor, AdaIN's VGG) costs a large share
+of SASSL's online work; this measures it on the machine at hand, for both stylizers in one run, together
+with what each bank costs on disk per sample. Ratios come from one run, on the same device and batch.
 
-    python bench/stylize.py [--size 224] [--batch 8] [--repeats 5] [--device auto]
+    python bench/stylize.py [--size 224] [--batch 8] [--repeats 5] [--device auto] [--bank-images 16]
+
+Ghiasi runs with its real weights; AdaIN with random ones (its cost does not depend on the values, its
+feature bytes somewhat do: see docs/bank-format.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import warnings
 from pathlib import Path
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from common import markdown_table, median_time
+from photos import write_photo_folder
 
+from sassl.bank.reader import open_bank
 from sassl.device import resolve_device
-from sassl.style import SASSL, Decoder, load_encoder
+from sassl.precompute import PrecomputeConfig, precompute
+from sassl.style import SASSL, StylizerSpec, load_stylizer
+
+SPECS = {
+    "ghiasi": StylizerSpec("ghiasi"),
+    "adain": StylizerSpec("adain", encoder_weights="random", decoder="random", allow_random_weights=True),
+}
+
+
+def gflops(fn) -> float:
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops() / 1e9
+
+
+def bank_kb_per_sample(name: str, folder: Path, size: int, tmp: Path) -> float:
+    """On-disk KB per sample of a content bank of ``folder`` at ``size`` px, all members and headers."""
+    spec = SPECS[name]
+    cfg = PrecomputeConfig(out=str(tmp / f"bank-{name}"), image_folder=str(folder), image_size=size,
+                           stylizer=name, encoder_weights=spec.encoder_weights,
+                           allow_random_weights=spec.allow_random_weights, batch_size=8, progress=False, in_process=True)
+    if not precompute(cfg).ok:
+        raise RuntimeError(f"could not build the {name} benchmark bank")
+    info = open_bank(cfg.out)
+    return sum(Path(s).stat().st_size for s in info.shards) / info.num_samples / 1e3
 
 
 def main() -> None:
@@ -27,36 +59,44 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--bank-images", type=int, default=16, help="photos per bank for the bytes/sample figure")
     ap.add_argument("--json", help="also write the figures here")
     args = ap.parse_args()
     device = resolve_device(args.device)
     torch.manual_seed(0)
+    x = torch.rand(args.batch, 3, args.size, args.size, device=device)
+    gen = torch.Generator().manual_seed(0)
+    rows, figures = [], {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        enc = load_encoder("random", allow_random=True).to(device)  # timing does not depend on the weights
-    dec = Decoder().to(device).eval().requires_grad_(False)
-    x = torch.rand(args.batch, 3, args.size, args.size, device=device)
-    feats = enc(x)
-    gen = torch.Generator().manual_seed(0)
-    online, offline = SASSL(dec, enc), SASSL(dec)
+        stylizers = {name: load_stylizer(spec).to(device) for name, spec in SPECS.items()}
     with torch.no_grad():
-        t_enc = median_time(lambda: enc(x), device, args.repeats)
-        t_dec = median_time(lambda: dec(feats), device, args.repeats)
-        t_online = median_time(lambda: online(x, generator=gen), device, args.repeats)
-        t_bank = median_time(lambda: offline(x, content_feats=feats, generator=gen), device, args.repeats)
-    per = lambda t: f"{1000 * t / args.batch:.1f}"  # noqa: E731
-    rows = [
-        ["VGG-19 encoder to relu4_1", per(t_enc), "1.00"],
-        ["AdaIN decoder", per(t_dec), f"{t_dec / t_enc:.2f}"],
-        ["SASSL block, online (encoder + decoder, p=0.8)", per(t_online), f"{t_online / t_enc:.2f}"],
-        ["SASSL block, from bank features (p=0.8)", per(t_bank), f"{t_bank / t_enc:.2f}"],
-    ]
+        for name, st in stylizers.items():
+            enc = st.encode(x)
+            timed = {
+                "encode": lambda: st.encode(x),
+                "render": lambda: st.render(enc.content, enc.code),
+                "SASSL online (p=0.8)": lambda: SASSL(st)(x, generator=gen),
+                "SASSL from bank (p=0.8)": lambda: SASSL(st)(x, content=enc.content, codes=enc.code, generator=gen),
+            }
+            t = {k: median_time(fn, device, args.repeats) for k, fn in timed.items()}
+            f = {k: gflops(fn) for k, fn in timed.items()}
+            for k in timed:
+                rows.append([name, k, f"{1000 * t[k] / args.batch:.1f}", f"{f[k] / args.batch:.2f}",
+                             f"{t[k] / t['encode']:.2f}"])
+            figures[name] = {"seconds": t, "gflop": f, "bank_saves": t["SASSL online (p=0.8)"] / t["SASSL from bank (p=0.8)"]}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_photo_folder(Path(tmp) / "photos", args.bank_images, args.size)
+        for name in SPECS:
+            figures[name]["bank_kb_per_sample"] = bank_kb_per_sample(name, folder, args.size, Path(tmp))
     print(f"device={device} size={args.size} batch={args.batch} threads={torch.get_num_threads()}")
-    print(markdown_table(["stage", "ms / image", "x encoder"], rows))
-    print(f"bank saves {t_online / t_bank:.2f}x on the SASSL block")
+    print(markdown_table(["stylizer", "stage", "ms / image", "GFLOP / image", "x its encode"], rows))
+    for name, fig in figures.items():
+        print(f"- {name}: a bank saves {fig['bank_saves']:.2f}x on the SASSL block; content bank "
+              f"{fig['bank_kb_per_sample']:.1f} KB/sample at {args.size} px")
     if args.json:
         Path(args.json).write_text(json.dumps({"device": str(device), "size": args.size, "batch": args.batch,
-                                               "encoder_s": t_enc, "decoder_s": t_dec, "online_s": t_online, "bank_s": t_bank}))
+                                               "stylizers": figures}, indent=2))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
-"""Training-step cost of SASSL from a bank vs the plain method vs SASSL with online VGG encoding,
-and the bank loader's samples/s per worker vs what the step consumes. Ratios come from one run.
+"""Training-step cost of SASSL from a bank vs the plain method vs SASSL with the stylizer's encoder
+online, for each stylizer (Ghiasi, AdaIN), and the bank loader's samples/s per worker vs what the step
+consumes. Ratios come from one run.
 
-    python bench/train_step.py --quick            # CPU: resnet18, batch 8, 128 px (a few minutes)
+    python bench/train_step.py --quick            # CPU: resnet18, batch 8, 96 px (a few minutes)
     python bench/train_step.py --arch resnet50 --image-size 224 --batch-size 128 --device cuda
 
-Style networks have random weights (the cost does not depend on the values). The step is the whole
-training step: both views rendered on the device, forward, backward, optimiser step.
+Ghiasi runs with its real weights; AdaIN with random ones (its cost does not depend on the values). The
+step is the whole training step: both views rendered on the device, forward, backward, optimiser step.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from common import markdown_table, sync
 from sassl.demo import textures
 from sassl.device import resolve_device
 from sassl.precompute import PrecomputeConfig, precompute
-from sassl.style import load_decoder, load_encoder, style_stats
+from sassl.style import StylizerSpec, load_stylizer
 from sassl.train.augment import METHOD_VIEWS, normalize
-from sassl.train.backbone import build_backbone
+from sassl.backbone import build_backbone
 from sassl.train.data import StreamDataset, bank_spec
 from sassl.train.methods import build_method
 from sassl.train.optim import RECIPES, build_optimizer
@@ -44,18 +45,19 @@ def make_bank(tmp: Path, n: int, size: int) -> Path:
     items = textures.samples(-(-n // len(textures.CLASSES)), size + 32, seed=0)[:n]
     textures.write_folder(tmp / "img", items)
     cfg = PrecomputeConfig(out=str(tmp / "bank"), image_folder=str(tmp / "img"), image_size=size, codec="fp16",
-                           encoder_weights="random", allow_random_weights=True, batch_size=8, shard_size=n,
-                           progress=False, in_process=True)
+                           stylizer="adain", encoder_weights="random", allow_random_weights=True, batch_size=8,
+                           shard_size=n, progress=False, in_process=True)
     if not precompute(cfg).ok:
         raise RuntimeError("could not build the benchmark bank")
     return tmp / "bank"
 
 
-def make_step(method, opt, batch, device, autocast):
-    """One full training step for a given view maker: render both views, forward, backward, update."""
+def make_step(method, opt, device, autocast):
+    """One full training step for a (view maker, batch) pipeline: render both views, forward, backward, update."""
     gen = torch.Generator().manual_seed(0)
 
-    def step(maker) -> None:
+    def step(pipeline: tuple[ViewMaker, Batch]) -> None:
+        maker, batch = pipeline
         v1, v2, _, _ = maker(batch, gen)
         with autocast:
             loss, _ = method(normalize(v1), normalize(v2))
@@ -107,7 +109,8 @@ def loader_rate(bank: Path, samples: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="CPU-sized: resnet18, batch 8, 128 px, 5 steps")
+    ap.add_argument("--quick", action="store_true", help="CPU-sized: resnet18, batch 8, 96 px, 5 steps")
+    ap.add_argument("--stylizers", default="ghiasi,adain", help="comma-separated stylizers to compare")
     ap.add_argument("--method", default="simclr", choices=sorted(METHOD_VIEWS))
     ap.add_argument("--arch", default="resnet50")
     ap.add_argument("--image-size", type=int, default=224)
@@ -119,15 +122,12 @@ def main() -> None:
     ap.add_argument("--flops-only", action="store_true", help="count FLOPs per step, skip timing and the loader")
     args = ap.parse_args()
     if args.quick:
-        args.arch, args.batch_size, args.image_size, args.steps, args.warmup, args.loader_samples = "resnet18", 8, 128, 5, 1, 32
+        args.arch, args.batch_size, args.image_size, args.steps, args.warmup, args.loader_samples = "resnet18", 8, 96, 5, 1, 32
     warnings.simplefilter("ignore")
     device = resolve_device(args.device)
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
     s = canonical_size(args.image_size)
-    encoder = load_encoder("random", allow_random=True).to(device, dtype)
-    decoder, _ = load_decoder("random", allow_random=True)
-    decoder = decoder.to(device, dtype)
 
     with tempfile.TemporaryDirectory() as tmp:
         n_disk = args.batch_size if args.flops_only else max(args.loader_samples + 1, args.batch_size)
@@ -137,10 +137,7 @@ def main() -> None:
         ds.set_position(0, 0, 1, 0)
         items = [x for _, x in zip(range(args.batch_size), iter(ds))]
     images = torch.stack([x["image"] for x in items]).to(device)
-    with torch.no_grad():
-        feats = encoder(images.to(dtype) / 255).float()
-    mean, std = style_stats(feats)
-    batch = Batch(images, torch.full((args.batch_size,), -1, device=device), feats, mean, std)
+    labels = torch.full((args.batch_size,), -1, device=device)
 
     backbone, dim = build_backbone(args.arch, small_stem=False)
     method = build_method(args.method, backbone, dim).to(device)
@@ -148,16 +145,23 @@ def main() -> None:
         method = method.to(memory_format=torch.channels_last)
     opt = build_optimizer(method, RECIPES[args.method], 0.01)
     views = METHOD_VIEWS[args.method]
-    makers = {
-        "plain (--style none)": ViewMaker(views, args.image_size, StyleConfig("none")),
-        "SASSL from bank (in-batch)": ViewMaker(views, args.image_size, StyleConfig("in-batch"), decoder),
-        "SASSL online VGG (--style online)": ViewMaker(views, args.image_size, StyleConfig("online"), decoder, encoder),
-        "SASSL from bank, --decode-scale 0.5": ViewMaker(views, args.image_size, StyleConfig("in-batch", decode_scale=0.5), decoder),
-    }
-    makers = {name: m.to(device) for name, m in makers.items()}
-    step = make_step(method, opt, batch, device, autocast)
-    flops = step_flops(step, makers)
-    times = {} if args.flops_only else interleaved_step_times(step, makers, args.steps, args.warmup, device)
+    pipelines = {"plain (--style none)": (ViewMaker(views, args.image_size, StyleConfig("none")).to(device),
+                                          Batch(images, labels))}
+    for name in args.stylizers.split(","):
+        stylizer = load_stylizer(StylizerSpec(name, encoder_weights="random", decoder="random",
+                                              allow_random_weights=True)).to(device, dtype)
+        with torch.no_grad():  # what the bank would hold for these images
+            encoded = stylizer.encode(images.to(dtype) / 255)
+        batch = Batch(images, labels, encoded.content.float() if stylizer.stores_content else None, encoded.code)
+        make = lambda mode, scale=1.0: ViewMaker(views, args.image_size, StyleConfig(mode, decode_scale=scale),  # noqa: E731
+                                                 stylizer).to(device)
+        pipelines[f"{name}: SASSL from bank (in-batch)"] = (make("in-batch"), batch)
+        pipelines[f"{name}: SASSL online (--style online)"] = (make("online"), batch)
+        if name == "adain":
+            pipelines[f"{name}: SASSL from bank, --decode-scale 0.5"] = (make("in-batch", 0.5), batch)
+    step = make_step(method, opt, device, autocast)
+    flops = step_flops(step, pipelines)
+    times = {} if args.flops_only else interleaved_step_times(step, pipelines, args.steps, args.warmup, device)
     base_f = flops["plain (--style none)"]
     print(f"\n### Training step, {args.method} {args.arch}, batch {args.batch_size}, {args.image_size} px, "
           f"{device.type}{' (' + torch.cuda.get_device_name() + ')' if device.type == 'cuda' else ''}"
@@ -165,22 +169,19 @@ def main() -> None:
     if args.flops_only:
         rows = [[name, f"{f / 1e9:.1f}", f"{f / base_f:.2f}x"] for name, f in flops.items()]
         print(markdown_table(["pipeline", "GFLOP/step", "FLOPs vs plain"], rows))
-        f_plain, f_bank, f_online, f_half = flops.values()
-        print(f"\n- FLOPs: bank SASSL / plain **{f_bank / f_plain:.2f}x** (decode 0.5: **{f_half / f_plain:.2f}x**), "
-              f"online / bank **{f_online / f_bank:.2f}x**")
         return
-    plain, bank_t, online, half = times.values()
-    consume = args.batch_size / bank_t
+    plain = times["plain (--style none)"]
     rows = [[name, f"{t:.3f}", f"{args.batch_size / t:.1f}", f"{t / plain:.2f}x", f"{flops[name] / 1e9:.1f}",
              f"{flops[name] / base_f:.2f}x"] for name, t in times.items()]
     print(markdown_table(["pipeline", "s/step", "images/s", "time vs plain", "GFLOP/step", "FLOPs vs plain"], rows))
-    f_plain, f_bank, f_online, f_half = flops.values()
-    print(f"\n- bank SASSL / plain step: **{bank_t / plain:.2f}x** time, {f_bank / f_plain:.2f}x FLOPs (goal <= 1.3x); "
-          f"with --decode-scale 0.5: **{half / plain:.2f}x** time, {f_half / f_plain:.2f}x FLOPs")
-    print(f"- online / bank SASSL step: **{online / bank_t:.2f}x** time, {f_online / f_bank:.2f}x FLOPs (goal >= 1.4x)")
-    print(f"- bank loader: **{per_worker:.1f} samples/s per worker** ({s} px canonical, fp16 features) vs "
-          f"{consume:.1f} samples/s consumed by the bank SASSL step: "
-          f"**{consume / per_worker:.3f} workers** needed per process")
+    for name in args.stylizers.split(","):
+        bank_t, online = times[f"{name}: SASSL from bank (in-batch)"], times[f"{name}: SASSL online (--style online)"]
+        f_bank, f_online = flops[f"{name}: SASSL from bank (in-batch)"], flops[f"{name}: SASSL online (--style online)"]
+        print(f"- {name}: bank SASSL / plain step **{bank_t / plain:.2f}x** time, **{f_bank / base_f:.2f}x** FLOPs; "
+              f"online / bank {online / bank_t:.2f}x time, {f_online / f_bank:.2f}x FLOPs")
+    consume = args.batch_size / times[f"{args.stylizers.split(',')[0]}: SASSL from bank (in-batch)"]
+    print(f"- bank loader: **{per_worker:.1f} samples/s per worker** ({s} px canonical, AdaIN fp16 features, the "
+          f"heaviest bank) vs {consume:.1f} samples/s consumed: **{consume / per_worker:.3f} workers** needed per process")
 
 
 if __name__ == "__main__":

@@ -88,16 +88,16 @@ def test_byol_views_are_asymmetric_and_as_matrix_carries_them():
 def test_sassl_views_replay_and_style_changes_only_view_one():
     import warnings
 
-    from sassl.style import load_decoder, load_encoder, style_stats
+    from sassl.style import StylizerSpec, load_stylizer
     from sassl.train.views import Batch, StyleConfig, ViewMaker
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        enc, (dec, _) = load_encoder("random", True), load_decoder("random", True)
+        stylizer = load_stylizer(StylizerSpec("adain", encoder_weights="random", decoder="random", allow_random_weights=True))
     images = (_images(4, 32) * 255).to(torch.uint8)
-    feats = enc(images.float() / 255)
-    batch = Batch(images, torch.full((4,), -1), feats, *style_stats(feats))
-    maker = ViewMaker(METHOD_VIEWS["moco"], 16, StyleConfig("in-batch", p=1.0), dec)
+    encoded = stylizer.encode(images.float() / 255)
+    batch = Batch(images, torch.full((4,), -1), encoded.content, encoded.code)
+    maker = ViewMaker(METHOD_VIEWS["moco"], 16, StyleConfig("in-batch", p=1.0), stylizer)
     p1, p2 = maker.sample(4, 32, torch.Generator().manual_seed(0))
     assert p1.sassl is not None and p1.sassl.applied.all() and p2.sassl is None
     assert p1.as_matrix().shape == (4, 15)
@@ -113,7 +113,9 @@ def test_decode_scale_decodes_a_smaller_crop_and_keeps_the_view_size() -> None:
     import torch
     from torch import nn
 
-    from sassl.style import Decoder
+    from sassl.style import AdaINStylizer, Decoder
+    from sassl.style.adain import stats_code
+    from sassl.weights import seeded_he_init
     from sassl.train.augment import METHOD_VIEWS
     from sassl.train.views import Batch, StyleConfig, ViewMaker
 
@@ -123,6 +125,7 @@ def test_decode_scale_decodes_a_smaller_crop_and_keeps_the_view_size() -> None:
         def __init__(self) -> None:
             super().__init__()
             self.dec = Decoder()
+            seeded_he_init(self.dec.net)  # an output that varies (PyTorch's default init decodes to ~0)
 
         def forward(self, f: torch.Tensor) -> torch.Tensor:
             seen.append(tuple(f.shape[-2:]))
@@ -131,13 +134,29 @@ def test_decode_scale_decodes_a_smaller_crop_and_keeps_the_view_size() -> None:
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (4, 3, 64, 64), dtype=torch.uint8, generator=g)
     feats = torch.rand(4, 512, 8, 8, generator=g)
-    batch = Batch(images, torch.zeros(4, dtype=torch.long), feats, feats.mean((2, 3)), feats.std((2, 3)))
+    batch = Batch(images, torch.zeros(4, dtype=torch.long), feats, stats_code(feats))
+    stylizer = AdaINStylizer(None, Recording(), "test", "test")
     outs = {}
     for scale in (1.0, 0.5):
-        maker = ViewMaker(METHOD_VIEWS["simclr"], 64, StyleConfig("in-batch", p=1.0, decode_scale=scale), Recording())
+        maker = ViewMaker(METHOD_VIEWS["simclr"], 64, StyleConfig("in-batch", p=1.0, decode_scale=scale), stylizer)
         v1, v2, p1, _ = maker(batch, torch.Generator().manual_seed(1))
         assert v1.shape == v2.shape == (4, 3, 64, 64)
         assert torch.equal(maker.render(batch, p1), v1)
         outs[scale] = v1
     assert seen[0] == (8, 8) and seen[-1] == (4, 4)
     assert not torch.equal(outs[1.0], outs[0.5])
+
+
+def test_crops_below_the_stylizers_minimum_are_rendered_at_the_minimum() -> None:
+    """Ghiasi's transformer needs 5 px: a 16 px view at --decode-scale 0.1 renders at 5 px, never crashes."""
+    from sassl.style import StylizerSpec, load_stylizer
+    from sassl.train.views import Batch, StyleConfig, ViewMaker
+
+    stylizer = load_stylizer(StylizerSpec("ghiasi"))
+    assert StyleConfig(decode_scale=0.1).decode_size(16, stylizer.content_stride, stylizer.min_size) == stylizer.min_size
+    images = (_images(2, 24) * 255).to(torch.uint8)
+    batch = Batch(images, torch.full((2,), -1), None, stylizer.encode(images.float() / 255).code)
+    maker = ViewMaker(METHOD_VIEWS["simclr"], 16, StyleConfig("in-batch", p=1.0, decode_scale=0.1), stylizer)
+    v1, v2, p1, _ = maker(batch, torch.Generator().manual_seed(0))
+    assert v1.shape == (2, 3, 16, 16) and torch.isfinite(v1).all()
+    assert not torch.equal(v1, maker.render(batch, p1.without_style()))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import io
+import json
 import tarfile
 from pathlib import Path
 
@@ -13,9 +13,9 @@ import pytest
 import torch
 from PIL import Image
 
-from sassl.bank import BankError, check_encoder, iter_bank_shard, load_style_bank, open_bank
-from sassl.bank.codecs import CODECS, DEFAULT_CODEC, Codec, CodecError, decode_features, encode_batch, npy_bytes
-from sassl.bank.format import DEFAULT_JPEG_QUALITY, BankSettings, bank_record, manifest_path, write_bank_json
+from sassl.bank import BankError, check_stylizer, iter_bank_shard, load_style_bank, open_bank
+from sassl.bank.codecs import CODECS, Codec, CodecError, decode_features, encode_batch, npy_bytes
+from sassl.bank.format import BankSettings, bank_record, manifest_path, write_bank_json
 from sassl.bank.inspect import inspect_bank, verify_bank
 from sassl.bank.manifest import read_rows
 from sassl.bank.writer import ShardWriter
@@ -88,13 +88,14 @@ def test_default_codec_meets_the_size_goal_on_the_benchmark_photos(tmp_path):
     """
     from sklearn.datasets import load_sample_images
 
+    from sassl.precompute.job import PrecomputeConfig, make_settings
     from sassl.precompute.shard import ShardEncoder
     from sassl.sources import RawSample
-    from sassl.style import load_encoder
+    from sassl.style import StylizerSpec, load_stylizer
 
     with pytest.warns(UserWarning):
-        encoder = load_encoder("random", allow_random=True)
-    s = BankSettings("content", encoder.fingerprint, 224, DEFAULT_CODEC, DEFAULT_JPEG_QUALITY)
+        encoder = load_stylizer(StylizerSpec("adain", encoder_weights="random", allow_random_weights=True), "encode")
+    s = make_settings(PrecomputeConfig(out="unused", shards="unused"), encoder)
     raws = []
     for i, photo in enumerate(load_sample_images().images):
         for j, (y, x, side) in enumerate([(0, 0, 427), (100, 200, 300)]):
@@ -112,7 +113,9 @@ def test_default_codec_meets_the_size_goal_on_the_benchmark_photos(tmp_path):
 
 
 def settings(kind: str = "content", fp: str = "abc", codec: str = "int8+zstd") -> BankSettings:
-    return BankSettings(kind, fp, 16, codec if kind == "content" else None, 95 if kind == "content" else None)
+    content = kind == "content"
+    return BankSettings(kind, "adain", fp, (2, 512), 16, codec if content else None, 95 if content else None,
+                        "relu4_1" if content else None, SHAPE if content else None)
 
 
 def make_bank(root: Path, keys: list[str], codec: str = "int8+zstd") -> tuple[Path, torch.Tensor]:
@@ -138,17 +141,17 @@ def test_writer_reader_round_trip_with_dotted_and_colliding_keys(tmp_path):
     tar, feats = make_bank(tmp_path, keys)
     info = open_bank(tmp_path)
     assert info.shards == [str(tar)] and info.num_samples == 3 and info.num_errors == 1
-    assert info.feature_shape == SHAPE
+    assert info.content_shape == SHAPE and info.code_shape == (2, 512) and info.stylizer == "adain"
     samples = list(iter_bank_shard(tar, info))
     assert [s["key"] for s in samples] == ["n0144_10026", "n0144_10026_1", "plain"]
     assert [s["label"] for s in samples] == [-1, 1, 2]
     assert samples[0]["image"].shape == (3, 16, 16) and samples[0]["image"].dtype == torch.uint8
-    assert torch.allclose(torch.stack([s["feats"] for s in samples]), feats, atol=0.05)
+    assert torch.allclose(torch.stack([s["content"] for s in samples]), feats, atol=0.05)
     rows = read_rows(manifest_path(tar)).to_pylist()
     assert [r["orig_key"] for r in rows] == keys + ["broken.key"]
     assert rows[-1]["key"] is None and "cannot decode" in rows[-1]["error"]
-    mean, std = load_style_bank(tmp_path)
-    assert mean.shape == (3, 512) and torch.equal(mean[2], samples[2]["style_mean"])
+    _, codes = load_style_bank(tmp_path)
+    assert codes.shape == (3, 2, 512) and torch.equal(codes[2], samples[2]["code"])
 
 
 def test_output_is_deterministic(tmp_path):
@@ -189,14 +192,16 @@ def test_reader_refuses_unknown_members_and_truncated_shards(tmp_path):
         list(iter_bank_shard(cut, info))
 
 
-def test_check_encoder(tmp_path):
+def test_check_stylizer(tmp_path):
+    from types import SimpleNamespace
+
     make_bank(tmp_path, ["a"])
     info = open_bank(tmp_path)
-    check_encoder(info, "abc")
-    with pytest.raises(BankError, match="decoder expects encoder zzz"):
-        check_encoder(info, "zzz")
-    with pytest.warns(UserWarning, match="cannot check"):
-        check_encoder(info, None)
+    check_stylizer(info, SimpleNamespace(name="adain", fingerprint="abc", source="test"))
+    with pytest.raises(BankError, match="bank made by stylizer adain abc .* this run uses adain zzz"):
+        check_stylizer(info, SimpleNamespace(name="adain", fingerprint="zzz", source="test"))
+    with pytest.raises(BankError, match="this run uses ghiasi abc"):
+        check_stylizer(info, SimpleNamespace(name="ghiasi", fingerprint="abc", source="test"))
 
 
 def test_open_bank_refusals(tmp_path):
@@ -209,14 +214,20 @@ def test_open_bank_refusals(tmp_path):
         open_bank(tmp_path)
 
 
-def test_version_1_bank_is_read_but_not_resumed(tmp_path):
-    """Versions 2 and 3 only added codecs and a bank kind, so version-1 banks stay readable; writing into one is refused."""
+@pytest.mark.parametrize("version", [1, 2])
+def test_adain_only_banks_of_versions_1_and_2_are_read_but_not_resumed(tmp_path, version):
+    """Versions 1-2 were AdaIN-only (2 added codecs): they read as AdaIN banks; writing into one is refused."""
     tar, feats = make_bank(tmp_path, ["a", "b"])
-    write_bank_json(tmp_path, bank_record(dataclasses.replace(settings(), version=1), "test"))
+    old = {"version": version, "kind": "content", "encoder_fingerprint": "abc", "encoder_source": "vgg.pth",
+           "feature_layer": "relu4_1", "feature_shape": list(SHAPE), "image_size": 16, "codec": "int8+zstd",
+           "jpeg_quality": 95, "shard_size": None, "totals": None}  # a version-2 bank.json, verbatim layout
+    (tmp_path / "bank.json").write_text(json.dumps(old))
     info = open_bank(tmp_path)
-    assert info.version == 1 and info.shards == [str(tar)]
-    assert torch.allclose(torch.stack([s["feats"] for s in iter_bank_shard(tar, info)]), feats, atol=0.05)
-    with pytest.raises(BankError, match="version: 1 != 3"):
+    assert info.version == version and info.shards == [str(tar)]
+    assert (info.stylizer, info.stylizer_fingerprint, info.stylizer_source) == ("adain", "abc", "vgg.pth")
+    assert info.content_shape == SHAPE and info.code_shape == (2, 512)
+    assert torch.allclose(torch.stack([s["content"] for s in iter_bank_shard(tar, info)]), feats, atol=0.05)
+    with pytest.raises(BankError, match=f"version: {version} != 3"):
         prep_out(tmp_path, settings())
 
 
@@ -228,7 +239,7 @@ def test_rerun_with_other_settings_or_bad_inputs_is_refused_before_work(tmp_path
     assert not list(out.glob(".*.tmp"))
     with pytest.raises(BankError, match="codec: 'int8\\+zstd' != 'fp16'"):
         prep_out(out, settings(codec="fp16"))
-    with pytest.raises(BankError, match="encoder_fingerprint"):
+    with pytest.raises(BankError, match="stylizer_fingerprint"):
         prep_out(out, settings(fp="other"))
     (tmp_path / "file").write_text("x")
     with pytest.raises(InputError, match="not writable"):
@@ -240,8 +251,11 @@ def test_rerun_with_other_settings_or_bad_inputs_is_refused_before_work(tmp_path
     write_shard(a / "s.tar", ["k"]), write_shard(b / "s.tar", ["k"])
     with pytest.raises(InputError, match="both write s.tar"):
         shard_units([str(a / "s.tar"), str(b / "s.tar")])
+    from types import SimpleNamespace
+
+    adain_like = SimpleNamespace(name="adain", content_stride=8, min_size=8)
     with pytest.raises(InputError, match="multiple of 8"):
-        make_settings(PrecomputeConfig(out=str(out), shards="x", image_size=30), "abc")
+        make_settings(PrecomputeConfig(out=str(out), shards="x", image_size=30), adain_like)
 
 
 def test_folder_units_are_stable_chunks(tmp_path):

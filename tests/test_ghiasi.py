@@ -35,7 +35,7 @@ from sassl.style.ghiasi import (
     load_graph_into,
 )
 from sassl.style.onnx_weights import dequantize
-from sassl.style.weights import WeightsError
+from sassl.weights import WeightsError
 
 Z_INPUT = "mobilenet_conv/Conv/BiasAdd"  # the transformer graph's style input (the predictor's output)
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from sassl.train.augment import METHOD_VIEWS, normalize
-from sassl.train.backbone import build_backbone
+from sassl.backbone import build_backbone
 from sassl.train.methods import build_method
 from sassl.train.momentum import cosine_momentum, ema_update, make_target
 from sassl.train.views import Batch, StyleConfig, ViewMaker

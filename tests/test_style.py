@@ -12,27 +12,31 @@ from imagegen import write_image_folder
 from sassl.cli import main
 from sassl.style import (
     SASSL,
+    AdaINStylizer,
     Decoder,
     SASSLParams,
-    WeightsError,
+    StylizerSpec,
     adain,
     apply_sassl,
     in_batch_styles,
     load_decoder,
     load_encoder,
+    load_stylizer,
     sample_sassl_params,
     style_stats,
 )
+from sassl.style.adain import stats_code
 from sassl.style.decoder import save_decoder
 from sassl.style.preview import write_previews
-from sassl.style.stylizer import load_stylizer
 from sassl.style.train import DecoderTrainConfig, train_decoder
+from sassl.weights import WeightsError
 
 
 @pytest.fixture(scope="module")
 def nets() -> tuple:
     torch.manual_seed(1)
-    return load_encoder("random", allow_random=True), Decoder().eval()
+    enc, dec = load_encoder("random", allow_random=True), Decoder().eval()
+    return enc, dec, AdaINStylizer(enc, dec, enc.fingerprint, "random")
 
 
 def test_adain_gives_exactly_the_target_statistics() -> None:
@@ -57,36 +61,48 @@ def _params(n: int, alpha: float, beta: float, applied: bool = True) -> SASSLPar
 
 
 def test_beta_zero_gives_back_the_input(nets) -> None:
-    enc, dec = nets
+    enc, dec, st = nets
     x = torch.rand(3, 3, 32, 32)
-    out = apply_sassl(x, enc(x), *style_stats(enc(x.flip(0))), _params(3, 0.3, 0.0), dec)
+    f = enc(x)
+    out = apply_sassl(x, f, stats_code(f), stats_code(enc(x.flip(0))), _params(3, 0.3, 0.0), st)
     assert torch.equal(out, x)
 
 
 def test_alpha_zero_keeps_the_content_statistics(nets) -> None:
-    enc, dec = nets
+    enc, dec, st = nets
     x = torch.rand(2, 3, 32, 32)
     f = enc(x)
-    other = style_stats(enc(torch.rand(2, 3, 32, 32)))
-    out = apply_sassl(x, f, *other, _params(2, 0.0, 1.0), dec)
+    other = stats_code(enc(torch.rand(2, 3, 32, 32)))
+    out = apply_sassl(x, f, stats_code(f), other, _params(2, 0.0, 1.0), st)
     reconstruction = dec(adain(f, *style_stats(f))).clamp(0, 1)
     torch.testing.assert_close(out, reconstruction, atol=1e-5, rtol=1e-5)
 
 
 def test_alpha_one_beta_one_is_plain_adain_stylisation(nets) -> None:
-    enc, dec = nets
+    enc, dec, st = nets
     x, s = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
     f_c, s_stats = enc(x), style_stats(enc(s))
-    out = apply_sassl(x, f_c, *s_stats, _params(2, 1.0, 1.0), dec)
+    out = apply_sassl(x, f_c, stats_code(f_c), torch.stack(s_stats, 1), _params(2, 1.0, 1.0), st)
     torch.testing.assert_close(out, dec(adain(f_c, *s_stats)).clamp(0, 1), atol=1e-5, rtol=1e-5)
 
 
+def test_stats_blend_equals_the_reference_feature_blend(nets) -> None:
+    """AdaIN is linear in its target statistics: blending codes = the port's alpha*AdaIN(f_c, f_s) + (1-alpha)*f_c."""
+    enc, dec, st = nets
+    f_c, f_s = enc(torch.rand(2, 3, 32, 32)), enc(torch.rand(2, 3, 32, 32))
+    alpha = torch.tensor([0.2, 0.7])
+    code = st.blend(stats_code(f_c), stats_code(f_s), alpha)
+    reference = alpha[:, None, None, None] * adain(f_c, *style_stats(f_s)) + (1 - alpha[:, None, None, None]) * f_c
+    torch.testing.assert_close(adain(f_c, code[:, 0], code[:, 1]), reference, atol=1e-4, rtol=1e-4)
+
+
 def test_unapplied_samples_are_untouched_and_applied_ones_change(nets) -> None:
-    enc, dec = nets
+    enc, dec, st = nets
     x = torch.rand(4, 3, 32, 32)
     params = _params(4, 0.2, 0.3)
     params.applied = torch.tensor([True, False, True, False])
-    out = apply_sassl(x, enc(x), *style_stats(enc(x)), params, dec)
+    f = enc(x)
+    out = apply_sassl(x, f, stats_code(f), stats_code(f), params, st)
     assert torch.equal(out[1], x[1]) and torch.equal(out[3], x[3])
     assert not torch.equal(out[0], x[0]) and not torch.equal(out[2], x[2])
 
@@ -114,15 +130,17 @@ def test_parameters_follow_the_requested_distribution_and_replay() -> None:
 
 
 def test_precomputed_features_give_the_online_result(nets) -> None:
-    enc, dec = nets
+    enc, dec, st = nets
     x = torch.rand(4, 3, 32, 32)
-    online = SASSL(dec, enc)
-    out_online, params = online(x, generator=torch.Generator().manual_seed(5))
-    out_bank, _ = SASSL(dec)(x, content_feats=enc(x), params=params)
+    out_online, params = SASSL(st)(x, generator=torch.Generator().manual_seed(5))
+    render_only = AdaINStylizer(None, dec, enc.fingerprint, "random")
+    out_bank, _ = SASSL(render_only)(x, content=enc(x), params=params)
     torch.testing.assert_close(out_bank, out_online)
-    bank = (torch.rand(6, 512), torch.rand(6, 512) + 0.1)
-    out_ext, p_ext = SASSL(dec)(x, content_feats=enc(x), style_bank=bank, generator=torch.Generator().manual_seed(5))
+    bank = torch.stack([torch.rand(6, 512), torch.rand(6, 512) + 0.1], 1)
+    out_ext, p_ext = SASSL(render_only)(x, content=enc(x), style_codes=bank, generator=torch.Generator().manual_seed(5))
     assert p_ext.style_index.max() < 6 and out_ext.shape == x.shape
+    with pytest.raises(RuntimeError, match="without its VGG encoder"):
+        SASSL(render_only)(x)
 
 
 def _reference_vgg_state() -> dict[str, torch.Tensor]:
@@ -207,11 +225,24 @@ def test_weight_files_are_never_unpickled(tmp_path) -> None:
 
 def test_decoder_for_another_encoder_is_refused(tmp_path, nets) -> None:
     save_decoder(Decoder(), tmp_path / "decoder.pth", encoder_fingerprint="0123456789abcdef")
+    spec = StylizerSpec("adain", encoder_weights="random", decoder=str(tmp_path / "decoder.pth"), allow_random_weights=True)
+    # rendering alone needs no encoder: the recorded pairing is what a bank's fingerprint is checked against
+    assert load_stylizer(spec, "render").fingerprint == "0123456789abcdef"
     with pytest.raises(WeightsError, match="trained for encoder 0123456789abcdef"):
-        load_stylizer("random", str(tmp_path / "decoder.pth"), allow_random=True)
+        load_stylizer(spec)
     enc = load_encoder("random", allow_random=True)
     save_decoder(Decoder(), tmp_path / "ok.pth", encoder_fingerprint=enc.fingerprint)
-    load_stylizer("random", str(tmp_path / "ok.pth"), allow_random=True)
+    st = load_stylizer(StylizerSpec("adain", encoder_weights="random", decoder=str(tmp_path / "ok.pth"), allow_random_weights=True))
+    assert st.fingerprint == enc.fingerprint and st.encoder is not None
+    # a reference decoder.pth records no encoder: the encoder named by --encoder-weights identifies the pair
+    torch.save(Decoder().net.state_dict(), tmp_path / "reference.pth")
+    st = load_stylizer(StylizerSpec("adain", encoder_weights="random", decoder=str(tmp_path / "reference.pth"),
+                                    allow_random_weights=True), "render")
+    assert st.fingerprint == enc.fingerprint and st.encoder is None
+    with pytest.raises(WeightsError, match="needs --decoder"):
+        load_stylizer(StylizerSpec("adain", encoder_weights="random", allow_random_weights=True))
+    with pytest.raises(WeightsError, match="unknown stylizer 'nope'"):
+        load_stylizer(StylizerSpec("nope"))
 
 
 def test_decoder_training_lowers_its_loss_and_resumes(tmp_path) -> None:
@@ -234,9 +265,8 @@ def test_decoder_training_lowers_its_loss_and_resumes(tmp_path) -> None:
 
 
 def test_preview_pngs_have_the_expected_size(tmp_path, nets) -> None:
-    enc, dec = nets
     contents, styles = torch.rand(3, 3, 32, 32), torch.rand(2, 3, 32, 32)
-    grid, sweep = write_previews(enc, dec, contents, styles, tmp_path / "preview.png")
+    grid, sweep = write_previews(nets[2], contents, styles, tmp_path / "preview.png")
     # make_grid: columns * (32 + 2) + 2 pixels wide
     assert Image.open(grid).size == (3 * 34 + 2, 4 * 34 + 2)
     assert Image.open(sweep).size == (5 * 34 + 2, 6 * 34 + 2)
@@ -250,11 +280,17 @@ def test_stylizer_cli_trains_and_previews(tmp_path) -> None:
                                "--steps", "3", "--batch-size", "2", "--load-size", "40", "--crop", "32", "--workers", "0"])
     assert res.exit_code == 0, res.output
     res = runner.invoke(main, ["stylizer", "preview", "--content", str(images), "--style", str(images),
-                               "--out", str(tmp_path / "p.png"), "--decoder", str(tmp_path / "dec/decoder.pth"),
+                               "--out", str(tmp_path / "p.png"), "--stylizer", "adain", "--decoder", str(tmp_path / "dec/decoder.pth"),
                                "--encoder-weights", "random", "--allow-random-weights", "--size", "32",
                                "--n-content", "2", "--n-style", "3"])
     assert res.exit_code == 0, res.output
     assert Image.open(tmp_path / "p.png").size == (4 * 34 + 2, 3 * 34 + 2)
     res = runner.invoke(main, ["stylizer", "preview", "--content", str(images), "--style", str(images),
-                               "--out", str(tmp_path / "q.png"), "--decoder", "random", "--encoder-weights", "random"])
+                               "--out", str(tmp_path / "q.png"), "--stylizer", "adain", "--decoder", "random",
+                               "--encoder-weights", "random"])
     assert res.exit_code != 0 and "--allow-random-weights" in res.output
+    # the default stylizer is Ghiasi's with the installed real weights: no flag, no warning
+    res = runner.invoke(main, ["stylizer", "preview", "--content", str(images), "--style", str(images),
+                               "--out", str(tmp_path / "g.png"), "--size", "32", "--n-content", "2", "--n-style", "3"])
+    assert res.exit_code == 0, res.output
+    assert "RANDOM" not in res.output and Image.open(tmp_path / "g.png").size == (4 * 34 + 2, 3 * 34 + 2)

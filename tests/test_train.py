@@ -12,7 +12,7 @@ from train_helpers import content_bank, make_bank, small_config
 from sassl.bank.reader import BankError
 from sassl.cli import main
 from sassl.style.decoder import Decoder, save_decoder
-from sassl.train.backbone import load_backbone
+from sassl.backbone import load_backbone
 from sassl.train.checkpoint import load_checkpoint
 from sassl.train.loop import ConfigError, TrainingDiverged, train
 from sassl.train.metrics import read_metrics
@@ -58,9 +58,25 @@ def test_bank_run_with_style_bank_writes_views_metrics_and_checkpoints(bank, tmp
 def test_decoder_for_another_encoder_is_refused_before_training(bank, tmp_path):
     dec_path = tmp_path / "decoder.pth"
     save_decoder(Decoder(), dec_path, encoder_fingerprint="0123456789abcdef")
-    with pytest.raises(BankError, match="decoder expects encoder 0123456789abcdef"):
+    with pytest.raises(BankError, match="bank made by stylizer adain .* this run uses adain 0123456789abcdef"):
         train(small_config(tmp_path / "run", bank=str(bank), decoder=str(dec_path), steps=2))
-    assert not (tmp_path / "run" / "last.pt").exists()
+    assert not (tmp_path / "run").exists()
+
+
+def test_ghiasi_bank_trains_in_batch_and_refuses_a_style_bank_of_another_stylizer(tmp_path):
+    """The default stylizer end to end: a Ghiasi bank (codes only), in-batch styles, no predictor in the loop."""
+    folder = write_image_folder(tmp_path / "images", classes=2, per_class=4, size=32)
+    bank = make_bank(tmp_path / "bank", folder, stylizer="ghiasi")
+    out = tmp_path / "run"
+    summary = train(small_config(out, bank=str(bank), stylizer="ghiasi", decoder=None, style="in-batch", steps=2))
+    assert summary.steps == 2 and summary.final_loss is not None and (out / "views.png").exists()
+    adain_styles = make_bank(tmp_path / "styles", write_image_folder(tmp_path / "art", 1, 4, 32, flat=True),
+                             style_only=True)
+    with pytest.raises(BankError, match="bank made by stylizer adain .* this run uses ghiasi"):
+        train(small_config(tmp_path / "x", bank=str(bank), stylizer="ghiasi", style=f"bank:{adain_styles}", steps=1))
+    with pytest.raises(BankError, match="bank made by stylizer ghiasi .* this run uses adain"):
+        train(small_config(tmp_path / "x", bank=str(bank), style="in-batch", steps=1))
+    assert not (tmp_path / "x").exists()
 
 
 def test_image_shards_baseline_skips_and_counts_corrupt_items(tmp_path):
@@ -107,5 +123,5 @@ def test_cli_errors_are_one_clear_line(tmp_path):
     assert res.exit_code == 1 and "bank directory not found" in res.output
     folder = write_image_folder(tmp_path / "img", classes=1, per_class=2, size=32)
     res = runner.invoke(main, ["train", "--method", "moco", "--images", str(folder), "--out", str(tmp_path / "r"),
-                               "--style", "online", "--decoder", "random"])
+                               "--style", "online", "--stylizer", "adain", "--decoder", "random"])
     assert res.exit_code == 1 and "--allow-random-weights" in res.output

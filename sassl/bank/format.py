@@ -14,22 +14,22 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 FORMAT_VERSION = 3
-# Version 2 only added codecs (int6/int5/int4+zstd) and version 3 only the "generated" kind, so every
-# older bank is a valid version-3 bank and stays readable. Writing always uses FORMAT_VERSION: resuming
-# an older bank is refused as a settings difference, so one bank never mixes versions.
+# Version 3 records the stylizer that made a bank (name, fingerprint, code shape, content member)
+# and adds the "generated" kind (``sassl generate``); versions 1 and 2 were AdaIN-only and are read as
+# AdaIN banks (2 only added codecs to 1). Writing always uses FORMAT_VERSION: resuming an older bank is
+# refused as a settings difference, so one bank never mixes versions.
 READABLE_VERSIONS = (1, 2, 3)
 BANK_JSON = "bank.json"
 MANIFEST_SUFFIX = ".manifest.parquet"
 KINDS = ("content", "style", "generated")
-FEATURE_LAYER = "relu4_1"
-FEATURE_CHANNELS = 512
-FEATURE_STRIDE = 8
 DEFAULT_IMAGE_SIZE = 224
 DEFAULT_JPEG_QUALITY = 95
+# What versions 1 and 2 stored: AdaIN's VGG-19 relu4_1 features (512 channels, stride 8) and stats.
+_V2_LAYER, _V2_CHANNELS, _V2_STRIDE = "relu4_1", 512, 8
 
 # Member fields (the part of a member name after ``key.``) each kind may contain. Nothing else is
 # read, and nothing here unpickles: .npy is loaded with allow_pickle=False, the rest is bytes.
-STYLE_FIELD = "style.npy"  # (2, C) float32: [mean; std] of relu4_1
+STYLE_FIELD = "style.npy"  # float32 array of the stylizer's code_shape: the style code
 LABEL_FIELD = "cls"  # ASCII integer, absent when the input had no label
 IMAGE_FIELD = "jpg"  # canonical S x S RGB image the features were computed on
 GENERATED_KIND = "generated"
@@ -47,21 +47,23 @@ class BankError(ValueError):
 
 @dataclass(frozen=True)
 class BankSettings:
-    """Everything that determines a bank's bytes; a rerun into the same directory must match it."""
+    """Everything that determines a bank's bytes; a rerun into the same directory must match it.
+
+    ``content_shape`` is the shape of the stored content input per sample (AdaIN: relu4_1 features
+    (512, S/8, S/8)), None when the bank stores none (style banks; Ghiasi, whose content is the JPEG).
+    """
 
     kind: str
-    encoder_fingerprint: str
+    stylizer: str
+    stylizer_fingerprint: str
+    code_shape: tuple[int, ...]
     image_size: int
-    codec: str | None  # None for style banks (no features stored)
+    codec: str | None  # feature codec; None when no content input is stored
     jpeg_quality: int | None  # None for style banks (no image stored)
+    content_layer: str | None = None  # e.g. "relu4_1"; None when no content input is stored
+    content_shape: tuple[int, int, int] | None = None
     shard_size: int | None = None  # images per virtual shard for image-folder inputs
-    feature_layer: str = FEATURE_LAYER
     version: int = FORMAT_VERSION
-
-    @property
-    def feature_shape(self) -> tuple[int, int, int]:
-        side = -(-self.image_size // FEATURE_STRIDE)  # ceil, as the encoder's ceil-mode pooling
-        return (FEATURE_CHANNELS, side, side)
 
     def differences(self, other: "BankSettings") -> list[str]:
         return field_differences(self, other)
@@ -97,11 +99,25 @@ class GeneratedSettings:
 
 
 def settings_from_json(record: dict, where: str) -> BankSettings | GeneratedSettings:
-    cls = GeneratedSettings if record.get("kind") == GENERATED_KIND else BankSettings
+    """Settings from a ``bank.json`` object; versions 1-2 (AdaIN-only) are mapped to their v3 meaning."""
+    if record.get("kind") == GENERATED_KIND:
+        try:
+            return GeneratedSettings(**{f.name: record[f.name] for f in fields(GeneratedSettings)})
+        except (KeyError, TypeError) as exc:
+            raise BankError(f"{where}: not a sassl bank description (missing or bad {exc})") from None
+    if record.get("version") in (1, 2) and "encoder_fingerprint" in record:
+        side = -(-int(record.get("image_size", 0)) // _V2_STRIDE)
+        content = record.get("kind") == "content"
+        record = {**record, "stylizer": "adain", "stylizer_fingerprint": record["encoder_fingerprint"],
+                  "code_shape": [2, _V2_CHANNELS], "content_layer": _V2_LAYER if content else None,
+                  "content_shape": [_V2_CHANNELS, side, side] if content else None}
     try:
-        return cls(**{f.name: record[f.name] for f in fields(cls)})
-    except (KeyError, TypeError) as exc:
-        raise BankError(f"{where}: not a sassl bank description (missing {exc})") from None
+        values = {f.name: record[f.name] for f in fields(BankSettings)}
+        for name in ("code_shape", "content_shape"):
+            values[name] = None if values[name] is None else tuple(int(v) for v in values[name])
+        return BankSettings(**values)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BankError(f"{where}: not a sassl bank description (missing or bad {exc})") from None
 
 
 def read_bank_json(bank_dir: str | Path) -> dict:
@@ -123,13 +139,9 @@ def read_bank_json(bank_dir: str | Path) -> dict:
 
 
 def bank_record(settings: BankSettings | GeneratedSettings, source: str, totals: dict | None = None) -> dict:
-    """The ``bank.json`` object: settings, the derived feature shape, the weights source and totals."""
+    """The ``bank.json`` object: settings, where the stylizer's or generator's weights came from, and totals."""
     record = asdict(settings)
-    if isinstance(settings, GeneratedSettings):
-        record["generator_source"] = source
-    else:
-        record["feature_shape"] = list(settings.feature_shape) if settings.kind == "content" else None
-        record["encoder_source"] = source
+    record["generator_source" if isinstance(settings, GeneratedSettings) else "stylizer_source"] = source
     record["totals"] = totals
     return record
 

@@ -38,16 +38,18 @@ def inspect_bank(bank_dir: str | Path, max_errors: int = 20) -> Inspection:
     if info.kind == GENERATED_KIND:
         settings = ", ".join(f"{k} {v!r}" for k, v in sorted(record["generator_settings"].items()))
         lines += [
-            f"generator: {record['generator']} {info.encoder_fingerprint} ({info.encoder_source}); {settings}",
+            f"generator: {info.stylizer} {info.stylizer_fingerprint} ({info.stylizer_source}); {settings}",
             f"image size: {info.image_size}, {info.views_per_image} views per sample (gen0.jpg..gen"
             f"{info.views_per_image - 1}.jpg), JPEG quality {record.get('jpeg_quality')}, seed {record.get('seed')}",
         ]
     else:
         lines += [
-            f"encoder: {info.encoder_fingerprint} ({info.encoder_source}), layer {record.get('feature_layer')}",
+            f"stylizer: {info.stylizer} {info.stylizer_fingerprint} ({info.stylizer_source}), "
+            f"style code {tuple(info.code_shape)}",
             f"image size: {info.image_size}"
-            + (f", features {tuple(info.feature_shape)}, codec {info.codec}, JPEG quality {record.get('jpeg_quality')}"
-               if info.kind == "content" else ""),
+            + (f", JPEG quality {record.get('jpeg_quality')}" if info.kind == "content" else "")
+            + (f", content {record.get('content_layer')} {tuple(info.content_shape)}, codec {info.codec}"
+               if info.content_shape is not None else ", no stored content input"),
         ]
     lines += [
         f"finished shards: {len(info.shards)}" + (f" (unfinished, ignored by readers: {', '.join(unfinished)})" if unfinished else ""),

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import io
 import tarfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 import torch
@@ -35,24 +34,30 @@ from sassl.bank.format import (
 )
 from sassl.bank.manifest import completed_tar
 
-__all__ = ["BankError", "BankInfo", "check_encoder", "iter_bank_shard", "load_style_bank", "open_bank"]
+if TYPE_CHECKING:
+    from sassl.style.stylizer import Stylizer
+
+__all__ = ["BankError", "BankInfo", "check_stylizer", "iter_bank_shard", "load_style_bank", "open_bank"]
 
 
 @dataclass(frozen=True)
 class BankInfo:
     """What a trainer needs to know about a bank; ``shards`` are the finished tars, sorted.
 
-    For a generated bank ``encoder_fingerprint``/``encoder_source`` identify the generator that made
-    it, and ``views_per_image`` is K (0 for other kinds).
+    For a generated bank ``stylizer``/``stylizer_fingerprint``/``stylizer_source`` identify the
+    generator that made it (so :func:`check_stylizer` refuses it), ``code_shape`` is ``()`` and
+    ``views_per_image`` is K (0 for other kinds).
     """
 
     root: Path
     version: int
     kind: str
-    encoder_fingerprint: str
-    encoder_source: str
+    stylizer: str
+    stylizer_fingerprint: str
+    stylizer_source: str
+    code_shape: tuple[int, ...]
     image_size: int
-    feature_shape: tuple[int, int, int] | None
+    content_shape: tuple[int, int, int] | None  # stored content input per sample, None if none
     codec: str | None
     shards: list[str]
     num_samples: int
@@ -79,10 +84,13 @@ def open_bank(bank_dir: str | Path) -> BankInfo:
         root=root,
         version=settings.version,
         kind=settings.kind,
-        encoder_fingerprint=settings.generator_fingerprint if generated else settings.encoder_fingerprint,
-        encoder_source=str(record.get("generator_source" if generated else "encoder_source", "")),
+        stylizer=settings.generator if generated else settings.stylizer,
+        stylizer_fingerprint=settings.generator_fingerprint if generated else settings.stylizer_fingerprint,
+        stylizer_source=str(record.get("generator_source" if generated else "stylizer_source",
+                                       record.get("encoder_source", ""))),
+        code_shape=() if generated else settings.code_shape,
         image_size=settings.image_size,
-        feature_shape=settings.feature_shape if settings.kind == "content" else None,
+        content_shape=settings.content_shape if settings.kind == "content" else None,
         codec=None if generated else settings.codec,
         shards=shards,
         num_samples=samples,
@@ -91,24 +99,17 @@ def open_bank(bank_dir: str | Path) -> BankInfo:
     )
 
 
-def check_encoder(info: BankInfo, fingerprint: str | None) -> None:
-    """Refuse a decoder trained for another encoder than the one that made the bank.
+def check_stylizer(info: BankInfo, stylizer: "Stylizer") -> None:
+    """Refuse a bank whose stored values were made by another stylizer or other weights.
 
-    ``fingerprint`` is the decoder's expected encoder; reference decoder files carry none, in which
-    case the pairing cannot be checked and a warning says so.
+    Codes and content features are only meaningful to the networks that made them (AdaIN features to a
+    decoder trained for that VGG; Ghiasi codes to the transformer of the same release).
     """
-    if fingerprint is None:
-        warnings.warn(
-            f"{info.root}: the decoder records no encoder fingerprint; cannot check that it matches "
-            f"the bank's encoder {info.encoder_fingerprint} ({info.encoder_source})",
-            stacklevel=2,
-        )
-        return
-    if fingerprint != info.encoder_fingerprint:
+    if (info.stylizer, info.stylizer_fingerprint) != (stylizer.name, stylizer.fingerprint):
         raise BankError(
-            f"{info.root}: bank features come from encoder {info.encoder_fingerprint} "
-            f"({info.encoder_source}) but the decoder expects encoder {fingerprint}; "
-            "recompute the bank with the decoder's encoder or use a matching decoder"
+            f"{info.root}: bank made by stylizer {info.stylizer} {info.stylizer_fingerprint} "
+            f"({info.stylizer_source}), but this run uses {stylizer.name} {stylizer.fingerprint} "
+            f"({stylizer.source}); recompute the bank with this run's stylizer options or pass the ones it was made with"
         )
 
 
@@ -117,7 +118,9 @@ def _allowed_fields(info: BankInfo) -> set[str]:
         return {LABEL_FIELD, *(generated_field(k) for k in range(info.views_per_image))}
     allowed = {STYLE_FIELD, LABEL_FIELD}
     if info.kind == "content":
-        allowed |= {IMAGE_FIELD, *Codec(info.codec).fields}
+        allowed.add(IMAGE_FIELD)
+    if info.codec is not None:
+        allowed |= set(Codec(info.codec).fields)
     return allowed
 
 
@@ -146,14 +149,14 @@ def _grouped(path: str) -> Iterator[tuple[str, dict[str, bytes]]]:
 def iter_bank_shard(path: str | Path, info: BankInfo) -> Iterator[dict]:
     """Decode the samples of one bank shard in order.
 
-    Content banks yield ``key``, ``image`` (uint8 (3, S, S)), ``feats`` (float32 feature_shape),
-    ``style_mean``/``style_std`` (float32 (512,)) and ``label`` (-1 if none); style banks yield
-    ``key``, the style stats and ``label``; generated banks yield ``key``, ``views`` (uint8
-    (K, 3, S, S)) and ``label``. Raises :class:`BankError` naming the shard on corruption.
+    Every sample has ``key`` and ``label`` (-1 if none). Generated banks add ``views`` (uint8
+    (K, 3, S, S)); the others add ``code`` (float32 ``code_shape``), and content banks ``image``
+    (uint8 (3, S, S)) and, when the stylizer stores one, ``content`` (float32 ``content_shape``).
+    Raises :class:`BankError` naming the shard on corruption.
     """
     path = str(path)
     allowed = _allowed_fields(info)
-    codec = Codec(info.codec) if info.kind == "content" else None
+    codec = Codec(info.codec) if info.codec is not None else None
     for key, fields in _grouped(path):
         name = f"{path}:{key}"
         unknown = sorted(set(fields) - allowed)
@@ -163,22 +166,23 @@ def iter_bank_shard(path: str | Path, info: BankInfo) -> Iterator[dict]:
             if info.kind == GENERATED_KIND:
                 yield {"key": key, "views": generated_views(fields, name, info), "label": _label(fields, name)}
                 continue
-            sample = {"key": key, **_style(fields, name), "label": _label(fields, name)}
-            if codec is not None:
+            sample = {"key": key, "code": _code(fields, name, info.code_shape), "label": _label(fields, name)}
+            if info.kind == "content":
                 sample["image"] = _image(fields, name, info.image_size)
-                sample["feats"] = torch.from_numpy(decode_features(fields, codec, info.feature_shape, name))
+            if codec is not None:
+                sample["content"] = torch.from_numpy(decode_features(fields, codec, info.content_shape, name))
         except CodecError as exc:
             raise BankError(str(exc)) from None
         yield sample
 
 
-def _style(fields: dict[str, bytes], name: str) -> dict[str, torch.Tensor]:
+def _code(fields: dict[str, bytes], name: str, shape: tuple[int, ...]) -> torch.Tensor:
     if STYLE_FIELD not in fields:
         raise CodecError(f"{name}: missing member {STYLE_FIELD}")
-    stats = load_npy(fields[STYLE_FIELD], f"{name}.{STYLE_FIELD}")
-    if stats.dtype != np.float32 or stats.ndim != 2 or stats.shape[0] != 2:
-        raise CodecError(f"{name}: style stats are {stats.dtype} {stats.shape}, expected float32 (2, C)")
-    return {"style_mean": torch.from_numpy(stats[0].copy()), "style_std": torch.from_numpy(stats[1].copy())}
+    code = load_npy(fields[STYLE_FIELD], f"{name}.{STYLE_FIELD}")
+    if code.dtype != np.float32 or tuple(code.shape) != tuple(shape):
+        raise CodecError(f"{name}: style code is {code.dtype} {code.shape}, expected float32 {tuple(shape)}")
+    return torch.from_numpy(code.copy())
 
 
 def _label(fields: dict[str, bytes], name: str) -> int:
@@ -211,19 +215,18 @@ def _image(fields: dict[str, bytes], name: str, size: int, field: str = IMAGE_FI
     return torch.from_numpy(arr).permute(2, 0, 1).contiguous()
 
 
-def load_style_bank(bank_dir: str | Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """All style stats of a bank (style banks, or the style stats of a content bank): (N, 512) each."""
+def load_style_bank(bank_dir: str | Path) -> tuple[BankInfo, torch.Tensor]:
+    """A bank's description and all its style codes (a style bank, or the codes of a content bank):
+    (N, *code_shape) float32."""
     info = open_bank(bank_dir)
     if not info.shards:
         raise BankError(f"{info.root}: no finished shards (is `sassl precompute` still running?)")
-    means, stds = [], []
+    codes = []
     for shard in info.shards:
         for key, fields in _grouped(shard):
             try:
-                stats = _style(fields, f"{shard}:{key}")
+                codes.append(_code(fields, f"{shard}:{key}", info.code_shape))
             except CodecError as exc:
                 raise BankError(str(exc)) from None
-            means.append(stats["style_mean"])
-            stds.append(stats["style_std"])
-    return torch.stack(means), torch.stack(stds)
+    return info, torch.stack(codes)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from sassl.evaluate.datasets import DatasetLayoutError, target_names
-from sassl.style.weights import WeightsError
+from sassl.weights import WeightsError
 
 
 @click.group("eval", invoke_without_command=True)
@@ -20,8 +20,8 @@ from sassl.style.weights import WeightsError
 @click.option("--transfer", "target", help=f"transfer target: {', '.join(target_names())}")
 @click.option("--data-root", type=click.Path(path_type=Path), help="folder holding the target's usual layout")
 @click.option("--partition", default=1, show_default=True, help="DTD / SUN397 official partition (1..10)")
-@click.option("--knn", is_flag=True, help="also weighted kNN (k=20, 200; T=0.07)")
-@click.option("--few-shot", "few_shot", metavar="N-way-K-shot", help="also few-shot episodes, e.g. 5-way-5-shot")
+@click.option("--knn", is_flag=True, help="also weighted kNN (k=20, 200; T=0.07; memory: the labelled splits)")
+@click.option("--few-shot", "few_shot", metavar="N-way-K-shot", help="also few-shot episodes from the test split, e.g. 5-way-5-shot")
 @click.option("--episodes", default=600, show_default=True, help="few-shot episodes")
 @click.option("--shards", "train_shards", metavar="SPEC", help="labelled train shards (brace pattern or list)")
 @click.option("--test-shards", metavar="SPEC", help="labelled test shards for --shards (e.g. ImageNet val)")
@@ -47,21 +47,23 @@ def eval_cmd(ctx: click.Context, checkpoint, target, data_root, partition, knn, 
         return
     if checkpoint is None or (target is None) == (train_shards is None):
         raise click.UsageError("give --checkpoint and exactly one of --transfer TARGET or --shards SPEC")
-    common = dict(image_size=image_size, batch_size=batch_size, workers=workers, device=device,
-                  cache_dir=cache_dir, out_dir=out_dir, seed=seed)
+    if train_shards is not None and test_shards is None:
+        raise click.UsageError("--shards needs --test-shards")
+    from sassl.evaluate import EvalOptions, FewShotProbe, KNNProbe, LinearProbe, evaluate, shards_task, transfer_task
+
     try:
+        probes = [LinearProbe()]
+        if knn:
+            probes.append(KNNProbe())
+        if few_shot:
+            probes.append(FewShotProbe.parse(few_shot, episodes, seed))
         if target is not None:
-            from sassl.evaluate.transfer import evaluate_transfer
-
-            result = evaluate_transfer(checkpoint, target, data_root, partition=partition, knn=knn,
-                                       few_shot=few_shot, episodes=episodes, **common)
+            task = transfer_task(target, data_root, partition, seed)
         else:
-            if test_shards is None:
-                raise click.UsageError("--shards needs --test-shards")
-            from sassl.evaluate.shards import evaluate_shards
-
-            result = evaluate_shards(checkpoint, train_shards, test_shards, k_shot=k_shot, subset=subset,
-                                     val_per_class=val_per_class, **common)
+            task = shards_task(train_shards, test_shards, k_shot, subset, val_per_class, seed)
+        options = EvalOptions(image_size=image_size, batch_size=batch_size, workers=workers, device=device,
+                              cache_dir=cache_dir, out_dir=out_dir)
+        result = evaluate(checkpoint, task, probes, options)
     except (DatasetLayoutError, WeightsError, ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(Path(result["report"]["markdown"]).read_text())

@@ -8,9 +8,10 @@ import click
 
 from sassl.bank.codecs import CODECS, DEFAULT_CODEC
 from sassl.bank.format import DEFAULT_IMAGE_SIZE, DEFAULT_JPEG_QUALITY, BankError
+from sassl.cli.style_options import stylizer_options
 from sassl.precompute.job import DEFAULT_SHARD_SIZE, PrecomputeConfig, precompute as run_precompute
 from sassl.precompute.units import InputError
-from sassl.style import WeightsError
+from sassl.weights import WeightsError
 
 
 @click.command()
@@ -20,17 +21,17 @@ from sassl.style import WeightsError
 @click.option("--address", default=None, help="Ray cluster to join ('auto', host:port); default RAY_ADDRESS or a local Ray.")
 @click.option("--style-only", is_flag=True, help="Write a style bank (style stats only), e.g. from paintings or textures.")
 @click.option("--image-size", default=DEFAULT_IMAGE_SIZE, show_default=True, help="Canonical image side (multiple of 8).")
-@click.option("--codec", type=click.Choice(CODECS), default=DEFAULT_CODEC, show_default=True, help="Feature codec.")
+@click.option("--codec", type=click.Choice(CODECS), default=DEFAULT_CODEC, show_default=True,
+              help="Codec of stored content features (adain; ghiasi banks store no features).")
 @click.option("--jpeg-quality", default=DEFAULT_JPEG_QUALITY, show_default=True, help="JPEG quality of the canonical image.")
-@click.option("--encoder-weights", default="torchvision", show_default=True, help="vgg_normalised.pth / torchvision vgg19 state dict path, 'torchvision' or 'random'.")
-@click.option("--allow-random-weights", is_flag=True, help="Permit --encoder-weights random (tests and smoke runs only).")
+@stylizer_options(decoder=False)
 @click.option("--batch-size", default=64, show_default=True, help="Images per encoder forward.")
 @click.option("--in-process", is_flag=True, help="Encode in this process without Ray (small data, debugging).")
 @click.option("--workers", type=int, default=None, help="CPU workers when the cluster has no GPU (default 1).")
 @click.option("--num-cpus", type=int, default=None, help="CPUs of a local Ray (default: all).")
 @click.option("--shard-size", default=DEFAULT_SHARD_SIZE, show_default=True, help="Images per virtual shard for --image-folder.")
 def precompute(**opts) -> None:
-    """Encode images once into a content bank (image + features + style stats) or a style bank."""
+    """Encode images once into a content bank (image + style code [+ features]) or a style bank (codes)."""
     config = PrecomputeConfig(**opts)
     try:
         summary = run_precompute(config)

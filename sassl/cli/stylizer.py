@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import click
 
+from sassl.cli.style_options import stylizer_options
+
 ENCODER_HELP = "VGG weights: vgg_normalised.pth, a torchvision vgg19 state dict, 'torchvision' or 'random'"
 
 
 @click.group()
 def stylizer() -> None:
-    """The style-transfer networks (VGG encoder + AdaIN decoder)."""
+    """The style-transfer networks: preview either stylizer; train the AdaIN decoder."""
 
 
 @stylizer.command("train")
@@ -46,22 +48,21 @@ def train_cmd(**opts: object) -> None:
 @click.option("--content", required=True, help="Content images: folder or shard spec.")
 @click.option("--style", required=True, help="Style images: folder or shard spec.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="PNG path; the alpha/beta sweep goes to <out>-sweep.png.")
-@click.option("--decoder", "decoder_path", required=True, help="decoder.pth (reference or from 'sassl stylizer train'), or 'random'.")
-@click.option("--encoder-weights", default="torchvision", show_default=True, help=ENCODER_HELP)
-@click.option("--allow-random-weights", is_flag=True, help="Permit 'random' weights (warns).")
+@stylizer_options()
 @click.option("--size", default=256, show_default=True, type=click.IntRange(8))
 @click.option("--n-content", default=4, show_default=True, type=click.IntRange(1))
 @click.option("--n-style", default=4, show_default=True, type=click.IntRange(1))
-def preview_cmd(content: str, style: str, out: str, decoder_path: str, encoder_weights: str,
-                allow_random_weights: bool, size: int, n_content: int, n_style: int) -> None:
+def preview_cmd(content: str, style: str, out: str, stylizer: str, stylizer_weights: str | None, encoder_weights: str,
+                decoder: str | None, allow_random_weights: bool, size: int, n_content: int, n_style: int) -> None:
     """Write PNG grids of stylised images (content x style, and an alpha/beta sweep)."""
     from sassl.style.images import first_images
     from sassl.style.preview import write_previews
-    from sassl.style.stylizer import load_stylizer
+    from sassl.style.registry import load_stylizer
+    from sassl.style.stylizer import StylizerSpec
 
     def work() -> tuple:
-        encoder, decoder = load_stylizer(encoder_weights, decoder_path, allow_random_weights)
-        return write_previews(encoder, decoder, first_images(content, n_content, size), first_images(style, n_style, size), out)
+        spec = StylizerSpec(stylizer, stylizer_weights, encoder_weights, decoder, allow_random_weights)
+        return write_previews(load_stylizer(spec), first_images(content, n_content, size), first_images(style, n_style, size), out)
 
     grid, sweep = _run(work)
     click.echo(f"wrote {grid} and {sweep}")
@@ -70,7 +71,7 @@ def preview_cmd(content: str, style: str, out: str, decoder_path: str, encoder_w
 def _run(fn):  # type: ignore[no-untyped-def]
     """Turn the library's expected errors into one-line click errors."""
     from sassl.sources import ImageError, ShardError
-    from sassl.style.weights import WeightsError
+    from sassl.weights import WeightsError
 
     try:
         return fn()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import click
 
-from sassl.train.backbone import ARCHS
+from sassl.backbone import ARCHS
+from sassl.cli.style_options import stylizer_options
 from sassl.train.methods import METHODS
 
 STYLE_HELP = (
     "Where styles come from: 'in-batch' (another sample's style, needs --bank), 'bank:STYLE_DIR' (a style "
-    "bank, needs --bank), 'online' (VGG encoder in the loop, no bank needed) or 'none' (baseline)."
+    "bank, needs --bank), 'online' (the stylizer's encoder in the loop, no bank needed) or 'none' (baseline)."
 )
 
 
@@ -33,15 +34,12 @@ STYLE_HELP = (
 @click.option("--warmup-steps", type=click.IntRange(0), help="[10 epochs for SimCLR/BYOL, 0 for MoCo; at most 10% of the run].")
 @click.option("--workers", default=4, show_default=True, type=click.IntRange(0), help="DataLoader workers per process.")
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--encoder-weights", default="torchvision", show_default=True,
-              help="VGG weights for --style online, or to identify the decoder's encoder: a file, 'torchvision' or 'random'.")
-@click.option("--decoder", help="AdaIN decoder file (needed unless --style none), or 'random'.")
-@click.option("--allow-random-weights", is_flag=True, help="Permit 'random' style networks (tests and smoke runs; warns).")
+@stylizer_options()
 @click.option("--p", "p", default=0.8, show_default=True, type=click.FloatRange(0, 1), help="SASSL probability on view 1.")
 @click.option("--alpha", nargs=2, default=(0.1, 0.3), show_default=True, type=click.FloatRange(0, 1), metavar="MIN MAX")
 @click.option("--beta", nargs=2, default=(0.1, 0.3), show_default=True, type=click.FloatRange(0, 1), metavar="MIN MAX")
 @click.option("--decode-scale", default=1.0, show_default=True, type=click.FloatRange(0.1, 1.0),
-              help="Decode the stylised crop at this fraction of --image-size, then upsample (0.5: ~4x cheaper decoder).")
+              help="Render the stylised crop at this fraction of --image-size, then upsample (0.5: ~4x cheaper).")
 @click.option("--generated", type=click.Path(file_okay=False),
               help="Generated bank (`sassl generate`) of the same data: view 2 may start from a generated copy.")
 @click.option("--gen-p", default=1.0, show_default=True, type=click.FloatRange(0, 1),
@@ -56,7 +54,7 @@ def train_cmd(**opts: object) -> None:
     """Self-supervised pretraining (SimCLR, MoCo v2, BYOL) with SASSL on view 1."""
     from sassl.bank.reader import BankError
     from sassl.sources import ImageError, ShardError
-    from sassl.style.weights import WeightsError
+    from sassl.weights import WeightsError
     from sassl.train.loop import TrainConfig, TrainingDiverged, train
 
     try:

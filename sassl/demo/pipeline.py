@@ -20,9 +20,9 @@ import torch
 
 from sassl.atomic import atomic_torch_save, atomic_write_text
 from sassl.demo import textures
-from sassl.evaluate import compare_runs, evaluate_transfer
+from sassl import evaluate as ev
 from sassl.precompute import PrecomputeConfig, precompute
-from sassl.train.backbone import backbone_record, build_backbone
+from sassl.backbone import backbone_record, build_backbone
 from sassl.train.loop import TrainConfig, train
 
 
@@ -94,8 +94,8 @@ def run_demo(cfg: DemoConfig) -> Path:
         "simclr-sassl": TrainConfig(out=str(out / "runs/simclr-sassl"), bank=str(bank), style="in-batch", **common),
     }
     def evaluate(run_dir: Path) -> dict:
-        return evaluate_transfer(run_dir / "last.pt", f"imagefolder:{eval_dir}", image_size=cfg.bank_size, knn=True,
-                                 workers=0)
+        return ev.evaluate(run_dir / "last.pt", ev.transfer_task(f"imagefolder:{eval_dir}"),
+                           [ev.LinearProbe(), ev.KNNProbe()], ev.EvalOptions(image_size=cfg.bank_size, workers=0))
 
     reference = random_init_checkpoint(cfg, out / "runs/random-init")
     results = {"random-init": (reference, _timed(cfg, "evaluate random-init", lambda: evaluate(reference)))}
@@ -118,7 +118,7 @@ def write_report(cfg: DemoConfig, out: Path, results: dict[str, tuple[Path, dict
     """report/README.md + comparison chart + stylised views + results.json."""
     report = out / "report"
     report.mkdir(parents=True, exist_ok=True)
-    table = compare_runs([run_dir for run_dir, _ in results.values()], report / "comparison.png")
+    table = ev.compare_runs([run_dir for run_dir, _ in results.values()], report / "comparison.png")
     views = results["simclr-sassl"][0] / "views.png"
     if views.exists():
         shutil.copyfile(views, report / "views.png")

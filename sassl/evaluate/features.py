@@ -105,25 +105,40 @@ def extract(
     return Features(torch.cat(xs).numpy(), torch.cat(ys).numpy(), skipped)
 
 
-def extract_dataset(
-    net: nn.Module,
-    ds: Dataset,
-    size: int,
-    device: torch.device,
-    batch_size: int = 64,
-    workers: int = 2,
-    norm: tuple[torch.Tensor, torch.Tensor] | None = None,
-    desc: str = "features",
-) -> Features:
-    """Features of a ``(PIL image, label)`` data set, decoded by ``workers`` processes."""
-    loader = DataLoader(
-        PreprocessedImages(ds, size),
-        batch_size=batch_size,
-        num_workers=workers,
-        pin_memory=device.type == "cuda",
-        shuffle=False,
-    )
-    return extract(net, loader, device, norm, total=len(ds), desc=desc)  # type: ignore[arg-type]
+@dataclass(frozen=True)
+class Extractor:
+    """A frozen backbone and how images reach it: everything feature extraction needs except the data.
+
+    Tasks get one of these instead of a list of settings, so adding a task never adds parameters.
+    """
+
+    net: nn.Module
+    norm: tuple[torch.Tensor, torch.Tensor] | None
+    image_size: int
+    device: torch.device
+    batch_size: int = 64
+    workers: int = 2
+
+    @property
+    def protocol(self) -> str:
+        """The preprocessing half of every protocol line (the probes add their own half)."""
+        norm = "checkpoint's input normalisation" if self.norm is not None else "raw [0,1] RGB"
+        return f"frozen features, bicubic {self.image_size} centre crop, {norm}"
+
+    def run(self, batches: Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], total: int | None,
+            desc: str) -> Features:
+        return extract(self.net, batches, self.device, self.norm, total=total, desc=desc)
+
+    def dataset(self, ds: Dataset, desc: str) -> Features:
+        """Features of a ``(PIL image, label)`` data set, decoded by ``workers`` processes."""
+        loader = DataLoader(
+            PreprocessedImages(ds, self.image_size),
+            batch_size=self.batch_size,
+            num_workers=self.workers,
+            pin_memory=self.device.type == "cuda",
+            shuffle=False,
+        )
+        return self.run(loader, len(ds), desc)  # type: ignore[arg-type]
 
 
 def batched(items: Iterator[tuple[torch.Tensor, int, bool]], batch_size: int) -> Iterator[tuple[torch.Tensor, ...]]:

@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
+import torch
+
+from sassl.evaluate.features import Features
+from sassl.evaluate.tasks import Task
 
 _SPEC = re.compile(r"^(\d+)-?way-?(\d+)-?shot$")
 
@@ -68,3 +73,29 @@ def few_shot(
         accs[e] = np.mean((x[query] @ centroids.T).argmax(1) == truth)
     ci = 1.96 * accs.std(ddof=1) / np.sqrt(episodes) if episodes > 1 else float("nan")
     return FewShotResult(ways, shots, queries, episodes, float(accs.mean()), float(ci))
+
+
+@dataclass(frozen=True)
+class FewShotProbe:
+    """Few-shot episodes as a protocol step, drawn from the task's test split."""
+
+    ways: int
+    shots: int
+    episodes: int = 600
+    queries: int = 15
+    seed: int = 0
+    key: ClassVar[str] = "few_shot"
+
+    @classmethod
+    def parse(cls, spec: str, episodes: int = 600, seed: int = 0) -> FewShotProbe:
+        """From an ``N-way-K-shot`` spec (raises ValueError on a bad one, before any work is done)."""
+        ways, shots = parse_few_shot(spec)
+        return cls(ways, shots, episodes=episodes, seed=seed)
+
+    def run(self, feats: dict[str, Features], task: Task, pre: str, device: torch.device) -> dict[str, Any]:
+        fs = few_shot(feats["test"].x, feats["test"].y, self.ways, self.shots, self.queries, self.episodes, self.seed)
+        return {
+            **fs.__dict__,
+            "protocol": f"few-shot: {pre}, {fs.ways}-way {fs.shots}-shot, {fs.queries} queries/class, "
+            f"{fs.episodes} episodes (seed {self.seed}) from the test split, nearest centroid (cosine), mean +- 95% CI",
+        }

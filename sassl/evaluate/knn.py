@@ -7,9 +7,16 @@ cheaply and is the usual second number of SSL papers (k = 20 and 200, T = 0.07).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from sassl.evaluate.features import Features
+from sassl.evaluate.metrics import score
+from sassl.evaluate.tasks import Task
 
 KS = (20, 200)
 TEMPERATURE = 0.07
@@ -40,3 +47,26 @@ def knn_predict(
         votes.scatter_add_(1, labels[idx], (sim / temperature).exp())
         preds.append(votes.argmax(1).cpu())
     return torch.cat(preds).numpy()
+
+
+@dataclass(frozen=True)
+class KNNProbe:
+    """kNN as a protocol step: the task's labelled splits are the memory, its test split the queries."""
+
+    ks: tuple[int, ...] = KS
+    temperature: float = TEMPERATURE
+    key: ClassVar[str] = "knn"
+
+    def run(self, feats: dict[str, Features], task: Task, pre: str, device: torch.device) -> dict[str, Any]:
+        bank_x = np.concatenate([feats[s].x for s in task.labelled])
+        bank_y = np.concatenate([feats[s].y for s in task.labelled])
+        test = feats["test"]
+        return {
+            "test": {
+                str(k): score(task.metric, knn_predict(bank_x, bank_y, test.x, k, self.temperature, task.num_classes,
+                                                       device), test.y)
+                for k in self.ks
+            },
+            "protocol": f"weighted kNN: {pre}, cosine on L2-normalised features, T={self.temperature}, "
+            f"{'+'.join(task.labelled)} as memory, metric {task.metric} on test",
+        }

@@ -11,14 +11,18 @@ regularised fits are ill-conditioned and float32 stalls the line search.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from sassl.evaluate.features import Features
 from sassl.evaluate.metrics import score
+from sassl.evaluate.tasks import Task
 
 WD_GRID = np.logspace(-6, 5, 45)
 
@@ -120,3 +124,28 @@ def linear_probe(
         theta = fit_logreg(xf, yf, k, wd, theta, config)
     test_score = score(metric, predict(theta, _design(test[0], device)), test[1])
     return ProbeResult(test_score, val_score, wd, sorted(sweep))
+
+
+@dataclass(frozen=True, eq=False)
+class LinearProbe:
+    """The linear probe as a protocol step: its w grid and L-BFGS settings; the task supplies the rest
+    (metric, what w is chosen on, whether val joins the final fit)."""
+
+    grid: np.ndarray = field(default_factory=lambda: WD_GRID)
+    lbfgs: LBFGSConfig = LBFGSConfig()
+    key: ClassVar[str] = "linear"
+
+    def protocol(self, task: Task, pre: str) -> str:
+        g = np.asarray(self.grid)
+        return (
+            f"linear probe: {pre}, L-BFGS, {len(g)} wd values {g.min():.0e}..{g.max():.0e} chosen on {task.val_rule}, "
+            f"{task.fit_rule}, metric {task.metric} on test"
+        )
+
+    def run(self, feats: dict[str, Features], task: Task, pre: str, device: torch.device) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        xy = {s: (f.x, f.y) for s, f in feats.items()}
+        res = linear_probe(xy["train"], xy["val"], xy["test"], task.metric, task.num_classes, self.grid, device,
+                           self.lbfgs, refit=task.refit)
+        return {"test": res.test, "val": res.val, "wd": res.wd, "sweep": res.sweep,
+                "fit_seconds": time.perf_counter() - t0, "protocol": self.protocol(task, pre)}

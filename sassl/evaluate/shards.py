@@ -1,4 +1,4 @@
-"""Linear evaluation on ImageNet-style WebDataset shards (image + .cls), full or K-shot.
+"""ImageNet-style WebDataset shards (image + .cls) as an evaluation task, full or K-shot.
 
 The shards are first scanned without decoding to list (shard, key, label) in a fixed order; every
 sample then has an integer id (its position in that list), which is what feature extraction
@@ -12,26 +12,19 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from functools import partial
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import numpy as np
 import torch
-from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from sassl.atomic import atomic_write_text
-from sassl.device import resolve_device
 from sassl.evaluate.datasets import TOP1, per_class_split
-from sassl.evaluate.features import FeatureCache, Features, IterablePreprocessed, extract, file_digest, input_normaliser
-from sassl.evaluate.probe import WD_GRID, LBFGSConfig, linear_probe
-from sassl.evaluate.report import write_report
-from sassl.evaluate.transfer import linear_protocol, preprocessing_line
+from sassl.evaluate.features import Extractor, FeatureCache, Features, IterablePreprocessed
+from sassl.evaluate.tasks import Source, Task
 from sassl.sources import ImageError, ShardError, expand_urls, iter_shard, pil_to_uint8, resize_center_crop
-from sassl.train.backbone import load_backbone
 
 
 class ShardIndex:
@@ -93,26 +86,16 @@ def _shard_items(task: tuple[int, str, int], size: int, keep: frozenset[int] | N
         yield torch.zeros(3, size, size, dtype=torch.uint8), -1, False
 
 
-def extract_ids(
-    net: nn.Module,
-    index: ShardIndex,
-    ids: np.ndarray | None,
-    size: int,
-    device: torch.device,
-    batch_size: int,
-    workers: int,
-    norm: tuple[torch.Tensor, torch.Tensor] | None,
-    desc: str,
-) -> Features:
+def extract_ids(ex: Extractor, index: ShardIndex, ids: np.ndarray | None, desc: str) -> Features:
     """Features of the samples ``ids`` (all when None), returned sorted by id, with ``y`` = the labels."""
     keep = None if ids is None else frozenset(int(i) for i in ids)
     offsets = np.searchsorted(index.shard, np.arange(len(index.urls)))
     needed = set(range(len(index.urls))) if keep is None else {int(index.shard[i]) for i in keep}
     tasks = [(si, url, int(offsets[si])) for si, url in enumerate(index.urls) if si in needed]
-    ds = IterablePreprocessed(tasks, partial(_shard_items, size=size, keep=keep))
-    loader = DataLoader(ds, batch_size=batch_size, num_workers=min(workers, len(tasks)))
+    ds = IterablePreprocessed(tasks, partial(_shard_items, size=ex.image_size, keep=keep))
+    loader = DataLoader(ds, batch_size=ex.batch_size, num_workers=min(ex.workers, len(tasks)))
     total = len(index) if ids is None else len(ids)
-    raw = extract(net, loader, device, norm, total=total, desc=desc)
+    raw = ex.run(loader, total, desc)
     order = np.argsort(raw.y, kind="stable")
     got = raw.y[order]
     return Features(raw.x[order], index.labels[got], total - len(got))
@@ -130,93 +113,50 @@ def choose_subset(labels: np.ndarray, k: int | None, val_per_class: int, seed: i
     return {"train": train, "val": val}
 
 
-def evaluate_shards(
-    checkpoint: str | Path,
+def shards_task(
     train_shards: str,
     test_shards: str,
-    *,
     k_shot: int | None = None,
     subset: str | Path | None = None,
     val_per_class: int = 5,
-    image_size: int = 224,
-    batch_size: int = 64,
-    workers: int = 2,
-    device: str = "auto",
-    cache_dir: str | Path | None = None,
-    out_dir: str | Path | None = None,
-    grid: np.ndarray = WD_GRID,
-    lbfgs: LBFGSConfig = LBFGSConfig(),
     seed: int = 0,
-) -> dict[str, Any]:
-    """Linear evaluation on shards; ``k_shot`` labelled images per class (or all), test on ``test_shards``.
+) -> Task:
+    """The shard task: linear evaluation on ``k_shot`` labelled images per class (or all), test on ``test_shards``.
 
     The regularisation is chosen on ``val_per_class`` held-out labelled train images per class
     (disjoint from the training subset). Full evaluation refits on train+val; K-shot fits on the
-    K-shot subset only. The subset is written to ``<out_dir>/subset-<k>shot-seed<seed>.json``;
+    K-shot subset only. A K-shot task leaves ``subset-<k>shot-seed<seed>.json`` in the report folder;
     pass such a file as ``subset`` to reuse it (its k, seed and val are then taken from the file).
     """
-    checkpoint = Path(checkpoint)
-    dev = resolve_device(device)
-    net, dim, info = load_backbone(checkpoint)
-    norm = input_normaliser(info)
-    digest = file_digest(checkpoint)
-    out_dir = Path(out_dir) if out_dir is not None else checkpoint.parent / "eval"
-    cache = FeatureCache(cache_dir if cache_dir is not None else out_dir / "features")
     train_index, test_index = scan_shards(train_shards), scan_shards(test_shards)
-
     if subset is not None:
         chosen = json.loads(Path(subset).read_text())
         k_shot, seed, val_per_class = chosen["k"], chosen["seed"], chosen["val_per_class"]
         ids = {s: train_index.ids_of(chosen[s]) for s in ("train", "val")}
     else:
         ids = choose_subset(train_index.labels, k_shot, val_per_class, seed)
-    subset_path = None
+    subset_file = None
     if k_shot is not None:
         record = {"k": k_shot, "seed": seed, "val_per_class": val_per_class,
                   **{s: train_index.pairs(ids[s]) for s in ("train", "val")}}
-        subset_path = out_dir / f"subset-{k_shot}shot-seed{seed}.json"
-        atomic_write_text(subset_path, json.dumps(record) + "\n")
+        subset_file = (f"subset-{k_shot}shot-seed{seed}.json", json.dumps(record) + "\n")
 
-    def features(index: ShardIndex, sel: np.ndarray | None, name: str) -> Features:
-        fields = {"checkpoint": digest, "shards": index.urls, "image_size": image_size, "norm": norm is not None,
-                  "ids": None if sel is None else FeatureCache.key({"ids": np.sort(sel).tolist()})}
-        return cache.get_or_compute(
-            fields, lambda: extract_ids(net, index, sel, image_size, dev, batch_size, workers, norm, name)
-        )[0]
+    def source(index: ShardIndex, sel: np.ndarray | None) -> Source:
+        fields = {"shards": index.urls, "ids": None if sel is None else FeatureCache.key({"ids": np.sort(sel).tolist()})}
+        return Source(fields, lambda ex, desc: extract_ids(ex, index, sel, desc))
 
-    feats = {
-        "train": features(train_index, ids["train"], "train"),
-        "val": features(train_index, ids["val"], "val"),
-        "test": features(test_index, None, "test"),
-    }
-    num_classes = int(max(train_index.labels.max(), test_index.labels.max())) + 1
-    t0 = time.perf_counter()
-    xy = {s: (f.x, f.y) for s, f in feats.items()}
-    probe = linear_probe(xy["train"], xy["val"], xy["test"], TOP1, num_classes, grid, dev, lbfgs, refit=k_shot is None)
     shots = "all" if k_shot is None else f"{k_shot}-shot"
-    refit = "refit train+val" if k_shot is None else f"fit on the {k_shot}-shot subset only (seed {seed})"
-    protocol = linear_protocol(preprocessing_line(image_size, norm is not None), np.asarray(grid), TOP1, refit)
-    protocol = protocol.replace("chosen on val", f"chosen on {val_per_class} held-out train images/class")
-    result: dict[str, Any] = {
-        "kind": "shards",
-        "task": f"shards-{shots}",
-        "checkpoint": str(checkpoint),
-        "checkpoint_sha256": digest,
-        "backbone": {**info, "feature_dim": dim},
-        "image_size": image_size,
-        "metric": TOP1,
-        "num_classes": num_classes,
-        "train_shards": train_shards,
-        "test_shards": test_shards,
-        "subset_file": None if subset_path is None else str(subset_path),
-        "split_rule": f"{shots} labelled train images/class; val {val_per_class}/class held out (seed {seed})",
-        "splits": {s: len(f) for s, f in feats.items()},
-        "skipped": {s: f.skipped for s, f in feats.items()},
-        "linear": {"test": probe.test, "val": probe.val, "wd": probe.wd, "sweep": probe.sweep,
-                   "fit_seconds": time.perf_counter() - t0, "protocol": protocol},
-        "device": str(dev),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    }
-    jpath, mpath = write_report(result, out_dir)
-    result["report"] = {"json": str(jpath), "markdown": str(mpath)}
-    return result
+    return Task(
+        kind="shards",
+        name=f"shards-{shots}",
+        metric=TOP1,
+        num_classes=int(max(train_index.labels.max(), test_index.labels.max())) + 1,
+        split_rule=f"{shots} labelled train images/class; val {val_per_class}/class held out (seed {seed})",
+        sources={"train": source(train_index, ids["train"]), "val": source(train_index, ids["val"]),
+                 "test": source(test_index, None)},
+        val_rule=f"{val_per_class} held-out train images/class",
+        refit=k_shot is None,
+        fit_rule="refit train+val" if k_shot is None else f"fit on the {k_shot}-shot subset only (seed {seed})",
+        info={"train_shards": train_shards, "test_shards": test_shards},
+        files={"subset_file": subset_file},
+    )

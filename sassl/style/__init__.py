@@ -1,21 +1,25 @@
-"""Style transfer shared by every stage: VGG encoder, AdaIN, decoder and the SASSL block."""
+"""Style transfer shared by every stage: the Stylizer interface, its implementations and the SASSL block."""
 
-from sassl.style.adain import adain, blend_stats, style_stats
-from sassl.style.decoder import Decoder, load_decoder, save_decoder
+from sassl.style.adain import AdaINStylizer, adain, style_stats
 from sassl.style.block import SASSL, SASSLParams, apply_sassl, in_batch_styles, sample_sassl_params
-from sassl.style.stylizer import load_stylizer
+from sassl.style.decoder import Decoder, load_decoder, save_decoder
+from sassl.style.registry import DEFAULT_STYLIZER, STYLIZERS, load_stylizer
+from sassl.style.stylizer import Encoded, Stylizer, StylizerSpec
 from sassl.style.vgg import VGGEncoder, load_encoder
-from sassl.style.weights import WeightsError
 
 __all__ = [
+    "AdaINStylizer",
+    "DEFAULT_STYLIZER",
     "Decoder",
+    "Encoded",
     "SASSL",
     "SASSLParams",
+    "STYLIZERS",
+    "Stylizer",
+    "StylizerSpec",
     "VGGEncoder",
-    "WeightsError",
     "adain",
     "apply_sassl",
-    "blend_stats",
     "in_batch_styles",
     "load_decoder",
     "load_encoder",

@@ -1,11 +1,12 @@
 """The SASSL block (Algorithm 1 of Rojas-Gomez et al.), batched and driven by sampled parameters.
 
-Per sample: with probability p, blend the content's style statistics with a style's (alpha), decode
-the AdaIN-normalised content features, and interpolate the decoded image with the input in pixel
-space (beta). Parameters are sampled first as tensors (:func:`sample_sassl_params`) and applied
-second (:func:`apply_sassl`), so a view can be replayed exactly and the same numbers can feed
-augmentation-aware methods. Content features and style statistics may be precomputed (a bank):
-then no encoder runs here, only the decoder, and only on the samples that are stylised.
+Per sample: with probability p, blend the content's style code with a style's (alpha), render the
+content with the blended code, and interpolate the rendered image with the input in pixel space
+(beta). Parameters are sampled first as tensors (:func:`sample_sassl_params`) and applied second
+(:func:`apply_sassl`), so a view can be replayed exactly and the same numbers can feed
+augmentation-aware methods. Content inputs and codes may be precomputed (a bank): then no encoder
+runs here, only the renderer, and only on the samples that are stylised. Any
+:class:`~sassl.style.stylizer.Stylizer` works.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sassl.style.adain import adain, blend_stats, style_stats
+from sassl.style.stylizer import Stylizer
 
 Range = tuple[float, float]
 
@@ -83,76 +84,69 @@ def sample_sassl_params(
 
 def apply_sassl(
     images: torch.Tensor,
-    content_feats: torch.Tensor,
-    style_mean: torch.Tensor,
-    style_std: torch.Tensor,
+    content: torch.Tensor,
+    own_code: torch.Tensor,
+    style_code: torch.Tensor,
     params: SASSLParams,
-    decoder: nn.Module,
+    stylizer: Stylizer,
 ) -> torch.Tensor:
     """Stylise the samples with ``params.applied``; the others come back unchanged.
 
-    ``images``: (B, 3, H, W) in [0, 1]. ``content_feats``: (B, 512, h, w) relu4_1 features of exactly
-    these pixels (e.g. the crop of precomputed features). ``style_mean``/``style_std``: (B, 512), the
-    style statistics already gathered for each sample. The decoded image is resized to (H, W) when
-    8h != H, and clamped to [0, 1].
+    ``images``: (B, 3, H, W) in [0, 1]. ``content``: the stylizer's content input for exactly these
+    pixels (AdaIN: the crop of precomputed relu4_1 features; Ghiasi: the pixels, possibly smaller).
+    ``own_code`` / ``style_code``: each sample's own style code and the code of its style source,
+    already gathered. The rendered image is resized to (H, W) when its size differs, and clamped to [0, 1].
     """
     out = images.clone()
     sel = params.applied.to(images.device).nonzero().flatten()
     if sel.numel() == 0:
         return out
-    feats = content_feats[sel]
-    content = style_stats(feats)
-    target = blend_stats(content, (style_mean[sel].float(), style_std[sel].float()), params.alpha.to(images.device)[sel])
-    decoded = decoder(adain(feats, *target).to(next(decoder.parameters()).dtype))
-    if decoded.shape[-2:] != images.shape[-2:]:
-        decoded = F.interpolate(decoded.float(), size=images.shape[-2:], mode="bilinear", align_corners=False)
-    decoded = decoded.clamp(0, 1).to(images.dtype)
+    code = stylizer.blend(own_code[sel].float(), style_code[sel].float(), params.alpha.to(images.device)[sel])
+    rendered = stylizer.render(content[sel], code)
+    if rendered.shape[-2:] != images.shape[-2:]:
+        rendered = F.interpolate(rendered.float(), size=images.shape[-2:], mode="bilinear", align_corners=False)
+    rendered = rendered.clamp(0, 1).to(images.dtype)
     b = params.beta.to(images.device)[sel].to(images.dtype)[:, None, None, None]
-    out[sel] = (1 - b) * images[sel] + b * decoded
+    out[sel] = (1 - b) * images[sel] + b * rendered
     return out
 
 
 class SASSL(nn.Module):
-    """SASSL as a module: samples parameters, finds content features and styles, applies.
+    """SASSL as a module: samples parameters, finds content inputs and styles, applies.
 
-    With an ``encoder`` it works from pixels alone (``--style online``); without one the caller
-    passes precomputed ``content_feats``. Styles come from the batch unless ``style_bank`` (a pair of
-    (N, 512) mean/std tensors) is given.
+    Without ``content`` it works from pixels alone (the stylizer encodes them: ``--style online``); with
+    precomputed ``content`` (and ``codes``, the bank's codes of the same samples) no encoder runs. Styles
+    come from the batch unless ``style_codes`` (an external style bank, (N, *code_shape)) is given.
     """
 
     def __init__(
         self,
-        decoder: nn.Module,
-        encoder: nn.Module | None = None,
+        stylizer: Stylizer,
         p: float = 0.8,
         alpha: Range = (0.1, 0.3),
         beta: Range = (0.1, 0.3),
     ) -> None:
         super().__init__()
-        self.decoder = decoder.requires_grad_(False).eval()
-        self.encoder = encoder
+        self.stylizer = stylizer.eval()
         self.p, self.alpha, self.beta = p, alpha, beta
 
     @torch.no_grad()
     def forward(
         self,
         images: torch.Tensor,
-        content_feats: torch.Tensor | None = None,
-        style_bank: tuple[torch.Tensor, torch.Tensor] | None = None,
+        content: torch.Tensor | None = None,
+        codes: torch.Tensor | None = None,
+        style_codes: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
         params: SASSLParams | None = None,
     ) -> tuple[torch.Tensor, SASSLParams]:
-        if content_feats is None:
-            if self.encoder is None:
-                raise ValueError("SASSL without an encoder needs precomputed content_feats")
-            content_feats = self.encoder(images)
+        if content is None:
+            encoded = self.stylizer.encode(images)
+            content, codes = encoded.content, encoded.code
+        own = self.stylizer.content_code(content, codes)
         if params is None:
-            n = None if style_bank is None else style_bank[0].shape[0]
+            n = None if style_codes is None else style_codes.shape[0]
             params = sample_sassl_params(images.shape[0], generator, self.p, self.alpha, self.beta, n)
         idx = params.style_index.to(images.device)
-        if style_bank is None:
-            mean, std = style_stats(content_feats)
-            s_mean, s_std = mean[idx], std[idx]
-        else:
-            s_mean, s_std = style_bank[0].to(images.device)[idx], style_bank[1].to(images.device)[idx]
-        return apply_sassl(images, content_feats, s_mean, s_std, params, self.decoder), params
+        source = (own if codes is None else codes) if style_codes is None else style_codes.to(images.device)
+        return apply_sassl(images, content, own, source[idx], params, self.stylizer), params

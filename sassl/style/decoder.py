@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from sassl.style.weights import WeightsError, load_into, read_torch_file, seeded_he_init, state_dict_of, warn_random
+from sassl.weights import WeightsError, load_into, read_torch_file, seeded_he_init, state_dict_of, warn_random
 
 # (in, out) channels per conv; "U" = nearest x2 upsampling.
 _PLAN = [(512, 256), "U", (256, 256), (256, 256), (256, 256), (256, 128), "U", (128, 128), (128, 64), "U", (64, 64)]

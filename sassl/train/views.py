@@ -2,14 +2,15 @@
 
 Style sources (``--style``):
 - ``none``: the baseline, no style transfer;
-- ``in-batch``: content features and style statistics come from a content bank; each sample takes
-  the style of another sample of the batch;
+- ``in-batch``: style codes (and, for AdaIN, content features) come from a content bank; each sample
+  takes the style of another sample of the batch;
 - ``bank``: as ``in-batch`` but styles are rows of an external style bank;
-- ``online``: no bank; the VGG encoder runs on the crops in the loop (small data sets, and the
-  benchmark's reference for what the bank saves).
+- ``online``: no bank; the stylizer's encoder (Ghiasi's style predictor, AdaIN's VGG) runs on the crops
+  in the loop (small data sets, and the benchmark's reference for what the bank saves).
 
-With a bank, view 1's crop box is applied to the canonical image and, divided by the VGG stride, to
-its precomputed relu4_1 features, so the decoder only decodes the crop: no encoder runs.
+With a bank, view 1's crop box is applied to the canonical image and, divided by the stylizer's
+content stride, to its stored content input (AdaIN's relu4_1 features), so only the crop is rendered
+and no encoder runs.
 
 Generated views (Ayromlou et al. 2024): with ``gen_p > 0`` view 2 starts, with probability
 ``gen_p`` per sample, from the sample's generated copy (delivered with the batch) instead of the real
@@ -25,9 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sassl.style.adain import style_stats
 from sassl.style.block import apply_sassl, sample_sassl_params
-from sassl.style.vgg import FEATURE_STRIDE
+from sassl.style.stylizer import Stylizer
 from sassl.train.augment import AugConfig, ViewParams, crop, photometric, sample_view_params
 
 STYLE_MODES = ("none", "in-batch", "bank", "online")
@@ -41,32 +41,33 @@ class StyleConfig:
     p: float = 0.8
     alpha: tuple[float, float] = (0.1, 0.3)
     beta: tuple[float, float] = (0.1, 0.3)
-    # Decode the crop at this fraction of the view's side, then upsample: the decoder costs about as
-    # much as the encoder, so 0.5 cuts SASSL's extra cost by ~4x; 1.0 is the paper's full resolution.
+    # Render the crop at this fraction of the view's side, then upsample: AdaIN's decoder costs about as
+    # much as its encoder, so 0.5 cuts its extra cost by ~4x; 1.0 is the paper's full resolution.
     decode_scale: float = 1.0
 
-    def decode_size(self, out_size: int) -> int:
-        """Side of the decoded image: a multiple of the VGG stride, at least one feature cell."""
-        return max(FEATURE_STRIDE, round(out_size * self.decode_scale / FEATURE_STRIDE) * FEATURE_STRIDE)
+    def decode_size(self, out_size: int, stride: int, minimum: int = 1) -> int:
+        """Side of the rendered image: a multiple of the content ``stride``, at least ``minimum`` pixels
+        (a stylizer's smallest input: smaller crops are rendered at that size and resized back)."""
+        side = max(stride, round(out_size * self.decode_scale / stride) * stride)
+        return max(side, -(-minimum // stride) * stride)
 
 
 @dataclass
 class Batch:
-    """One batch on the device: uint8 canonical images, and from a bank features and style stats."""
+    """One batch on the device: uint8 canonical images, and from a bank the style codes and (for
+    stylizers that store it) the content input."""
 
     images: torch.Tensor  # (B, 3, S, S) uint8
     labels: torch.Tensor  # (B,) long, -1 = unlabelled
-    feats: torch.Tensor | None = None  # (B, 512, S/8, S/8)
-    style_mean: torch.Tensor | None = None  # (B, 512)
-    style_std: torch.Tensor | None = None
+    content: torch.Tensor | None = None  # (B, C, S / stride, S / stride), e.g. AdaIN's relu4_1 features
+    codes: torch.Tensor | None = None  # (B, *code_shape) float32
     gen_images: torch.Tensor | None = None  # (B, 3, S, S) uint8: a generated copy of each sample
     gen_view: torch.Tensor | None = None  # (B,) long: which of the K copies, -1 = the sample has none
 
     @classmethod
     def from_loader(cls, d: dict, device: torch.device) -> "Batch":
         get = lambda k: d[k].to(device, non_blocking=True) if k in d else None  # noqa: E731
-        return cls(get("image"), get("label").long(), get("feats"), get("style_mean"), get("style_std"),
-                   get("gen_image"), get("gen_view"))
+        return cls(get("image"), get("label").long(), get("content"), get("code"), get("gen_image"), get("gen_view"))
 
 
 class ViewMaker(nn.Module):
@@ -77,9 +78,8 @@ class ViewMaker(nn.Module):
         views: tuple[AugConfig, AugConfig],
         out_size: int,
         style: StyleConfig,
-        decoder: nn.Module | None = None,
-        encoder: nn.Module | None = None,
-        style_bank: tuple[torch.Tensor, torch.Tensor] | None = None,
+        stylizer: Stylizer | None = None,
+        style_codes: torch.Tensor | None = None,
         gen_p: float = 0.0,
     ) -> None:
         super().__init__()
@@ -88,18 +88,14 @@ class ViewMaker(nn.Module):
         self.gen_p = gen_p
         if style.mode not in STYLE_MODES:
             raise ValueError(f"unknown style mode {style.mode!r}; expected one of {STYLE_MODES}")
-        if style.mode != "none" and decoder is None:
-            raise ValueError(f"style mode {style.mode!r} needs a decoder")
-        if style.mode == "online" and encoder is None:
-            raise ValueError("style mode 'online' needs a VGG encoder")
-        if style.mode == "bank" and style_bank is None:
-            raise ValueError("style mode 'bank' needs style statistics (load_style_bank)")
+        if style.mode != "none" and stylizer is None:
+            raise ValueError(f"style mode {style.mode!r} needs a stylizer")
+        if style.mode == "bank" and style_codes is None:
+            raise ValueError("style mode 'bank' needs style codes (load_style_bank)")
         self.views, self.out_size, self.style = views, out_size, style
-        self.decoder = decoder.requires_grad_(False).eval() if decoder is not None else None
-        self.encoder = encoder
-        if style_bank is not None:
-            self.register_buffer("bank_mean", style_bank[0].float(), persistent=False)
-            self.register_buffer("bank_std", style_bank[1].float(), persistent=False)
+        self.stylizer = stylizer.eval() if stylizer is not None else None
+        if style_codes is not None:
+            self.register_buffer("bank_codes", style_codes.float(), persistent=False)
 
     def sample(self, n: int, source_size: int, generator: torch.Generator,
                available: torch.Tensor | None = None) -> tuple[ViewParams, ViewParams]:
@@ -111,7 +107,7 @@ class ViewMaker(nn.Module):
         p1 = sample_view_params(n, source_size, self.views[0], generator)
         p2 = sample_view_params(n, source_size, self.views[1], generator)
         if self.style.mode != "none":
-            rows = self.bank_mean.shape[0] if self.style.mode == "bank" else None
+            rows = self.bank_codes.shape[0] if self.style.mode == "bank" else None
             s = self.style
             p1.sassl = sample_sassl_params(n, generator, s.p, s.alpha, s.beta, rows)
         if self.gen_p > 0:
@@ -135,22 +131,25 @@ class ViewMaker(nn.Module):
         return photometric(x, p)
 
     def _stylise(self, x: torch.Tensor, batch: Batch, p: ViewParams) -> torch.Tensor:
+        st = self.stylizer
         idx = p.sassl.style_index
-        size = self.style.decode_size(self.out_size)
+        size = self.style.decode_size(self.out_size, st.content_stride, st.min_size)
         if self.style.mode == "online":
             small = x if size == x.shape[-1] else F.interpolate(x, size=(size, size), mode="bilinear", antialias=True)
-            feats = self.encoder(small.to(next(self.encoder.parameters()).dtype)).float()
-            mean, std = style_stats(feats)
-            s_mean, s_std = mean[idx], std[idx]
+            encoded = st.encode(small)
+            content, own = encoded.content, encoded.code
+            style = own[idx]
         else:
-            if batch.feats is None:
-                raise ValueError(f"style mode {self.style.mode!r} needs bank features in the batch")
-            feats = crop(batch.feats, p.box, size // FEATURE_STRIDE, 1.0 / FEATURE_STRIDE)
-            if self.style.mode == "bank":
-                s_mean, s_std = self.bank_mean[idx], self.bank_std[idx]
-            else:
-                s_mean, s_std = batch.style_mean[idx], batch.style_std[idx]
-        return apply_sassl(x, feats, s_mean, s_std, p.sassl, self.decoder)
+            if batch.codes is None:
+                raise ValueError(f"style mode {self.style.mode!r} needs bank style codes in the batch")
+            stored = batch.content if st.stores_content else batch.images.float().div_(255)
+            if stored is None:
+                raise ValueError(f"style mode {self.style.mode!r} needs the bank's stored content in the batch")
+            stride = st.content_stride
+            content = crop(stored, p.box, size // stride, 1.0 / stride)
+            own = st.content_code(content, batch.codes)
+            style = self.bank_codes[idx] if self.style.mode == "bank" else batch.codes[idx]
+        return apply_sassl(x, content, own, style, p.sassl, st)
 
     def forward(self, batch: Batch, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, ViewParams, ViewParams]:
         available = batch.gen_view >= 0 if batch.gen_view is not None else None

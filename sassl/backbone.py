@@ -15,7 +15,7 @@ import torchvision
 from torch import nn
 
 from sassl.imagenet import IMAGENET_MEAN, IMAGENET_STD
-from sassl.style.weights import WeightsError, load_into, read_torch_file
+from sassl.weights import WeightsError, load_into, read_torch_file
 
 ARCHS = ("resnet18", "resnet50")
 
