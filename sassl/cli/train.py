@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from sassl.backbone import ARCHS
@@ -12,6 +14,32 @@ STYLE_HELP = (
     "Where styles come from: 'in-batch' (another sample's style, needs --bank), 'bank:STYLE_DIR' (a style "
     "bank, needs --bank), 'online' (the stylizer's encoder in the loop, no bank needed) or 'none' (baseline)."
 )
+
+EXTRA_OPTIONS = "sassl.train.extra_options"
+
+
+def _read_config(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--config FILE``: its options become the defaults, so only options given on the command line
+    override them (click's default_map); TrainConfig fields without a CLI option (method_options,
+    ...) are carried to the config separately."""
+    if value is None:
+        return None
+    from dataclasses import fields
+
+    from sassl.train.loop import TrainConfig
+    from sassl.train.run_dir import RunDirError, load_options
+
+    try:
+        options = load_options(value)
+    except RunDirError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+    unknown = sorted(set(options) - {f.name for f in fields(TrainConfig)})
+    if unknown:
+        raise click.BadParameter(f"{value}: unknown option(s) {', '.join(unknown)}", ctx, param)
+    cli = {p.name for p in ctx.command.params}
+    ctx.default_map = {**(ctx.default_map or {}), **{k: v for k, v in options.items() if k in cli}}
+    ctx.meta[EXTRA_OPTIONS] = {k: v for k, v in options.items() if k not in cli}
+    return value
 
 
 @click.command("train")
@@ -50,15 +78,38 @@ STYLE_HELP = (
 @click.option("--sync-bn", is_flag=True, help="SyncBatchNorm across processes under torchrun.")
 @click.option("--log-every", default=10, show_default=True, type=click.IntRange(1))
 @click.option("--num-classes", type=click.IntRange(1), help="Online linear probe classes [from the folder, else 1000].")
-def train_cmd(**opts: object) -> None:
-    """Self-supervised pretraining (SimCLR, MoCo v2, BYOL) with SASSL on view 1."""
+@click.option("--config", type=click.Path(dir_okay=False, exists=True), is_eager=True, expose_value=False,
+              callback=_read_config,
+              help="Rerun: options from a run's config.json (or a JSON/YAML file of option names); "
+                   "options given on the command line override it.")
+@click.option("--overwrite", is_flag=True, help="--out holds a run: delete its files first (else refused).")
+@click.option("--extend", is_flag=True,
+              help="With --resume: allow a longer --steps/--epochs; lr then follows the new length's schedule.")
+@click.option("--keep-checkpoints", default=2, show_default=True, type=click.IntRange(0),
+              help="Newest ckpt-epoch*.pt kept (older ones deleted); 0 keeps all.")
+@click.option("--tensorboard", is_flag=True, help="Also log metrics to RUN/tensorboard/ (pip install 'sassl[tensorboard]').")
+@click.option("--knn-monitor", metavar="FOLDER|TARGET:ROOT",
+              help="Held-out labelled set (FOLDER/{train,test}/<class>/, or an eval target like cifar10:DATA_ROOT): "
+                   "weighted 20-NN accuracy logged as knn_acc.")
+@click.option("--knn-every", default=500, show_default=True, type=click.IntRange(1), help="Steps between kNN evaluations.")
+def train_cmd(**opts: Any) -> None:
+    """Self-supervised pretraining (SimCLR, MoCo v2, BYOL) with SASSL on view 1.
+
+    Exit codes: 0 done, 1 error, 2 bad usage, 143 (SIGTERM) or 130 (Ctrl-C): stopped at a step
+    boundary with last.pt written; continue with --resume.
+    """
     from sassl.bank.reader import BankError
     from sassl.sources import ImageError, ShardError
     from sassl.weights import WeightsError
     from sassl.train.loop import TrainConfig, TrainingDiverged, train
+    from sassl.train.preempt import Preempted
 
+    extra = click.get_current_context().meta.get(EXTRA_OPTIONS, {})
     try:
-        summary = train(TrainConfig(**opts))  # type: ignore[arg-type]
+        summary = train(TrainConfig(**{**extra, **opts}))
+    except Preempted as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(exc.exit_code) from None
     except (BankError, WeightsError, ShardError, ImageError, FileNotFoundError, ValueError, TrainingDiverged) as exc:
         raise click.ClickException(str(exc)) from None
     loss = "n/a" if summary.final_loss is None else f"{summary.final_loss:.4f}"

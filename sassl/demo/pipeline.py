@@ -23,6 +23,7 @@ from sassl.demo import textures
 from sassl import evaluate as ev
 from sassl.precompute import PrecomputeConfig, precompute
 from sassl.backbone import backbone_record, build_backbone
+from sassl.train.checkpoint import LAST
 from sassl.train.loop import TrainConfig, train
 
 
@@ -87,11 +88,18 @@ def run_demo(cfg: DemoConfig) -> Path:
         raise RuntimeError("precompute failed: " + "; ".join(summary.lines()))
     common = dict(method="simclr", arch=cfg.arch, image_size=cfg.image_size, batch_size=cfg.batch_size,
                   epochs=cfg.epochs, workers=cfg.workers, seed=cfg.seed, encoder_weights=encoder, decoder=decoder,
-                  allow_random_weights=allow_random, resume=True)
+                  allow_random_weights=allow_random)
+
+    def folder(name: str) -> dict[str, Any]:
+        """An earlier demo's run is continued from its checkpoint; one stopped before any is restarted."""
+        run_dir = out / "runs" / name
+        resume = (run_dir / LAST).exists()
+        return dict(out=str(run_dir), resume=resume, overwrite=not resume)
+
     runs = {
-        "simclr": TrainConfig(out=str(out / "runs/simclr"), images=" ".join(map(str, shards)), style="none",
-                              load_size=cfg.bank_size, **common),
-        "simclr-sassl": TrainConfig(out=str(out / "runs/simclr-sassl"), bank=str(bank), style="in-batch", **common),
+        "simclr": TrainConfig(images=" ".join(map(str, shards)), style="none", load_size=cfg.bank_size,
+                              **folder("simclr"), **common),
+        "simclr-sassl": TrainConfig(bank=str(bank), style="in-batch", **folder("simclr-sassl"), **common),
     }
     def evaluate(run_dir: Path) -> dict:
         return ev.evaluate(run_dir / "last.pt", ev.transfer_task(f"imagefolder:{eval_dir}"),

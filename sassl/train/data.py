@@ -48,6 +48,7 @@ from sassl.sources import (
     resize_center_crop,
 )
 from sassl.train.distributed import rank, world_size
+from sassl.train.preempt import ignore_stop_signals
 
 
 @dataclass(frozen=True)
@@ -277,4 +278,5 @@ def make_loader(
     return DataLoader(
         dataset, batch_size=batch_size, num_workers=workers, drop_last=True, pin_memory=pin_memory,
         persistent_workers=False, prefetch_factor=4 if workers > 0 else None,
+        worker_init_fn=ignore_stop_signals if workers > 0 else None,
     )

@@ -30,12 +30,15 @@ from sassl.style.stylizer import Stylizer, StylizerSpec
 from sassl.train import distributed as D
 from sassl.train.augment import METHOD_VIEWS, normalize
 from sassl.backbone import backbone_record, build_backbone
-from sassl.train.checkpoint import LAST, epoch_name, load_checkpoint, save_checkpoint
+from sassl.train.checkpoint import LAST, epoch_name, load_checkpoint, prune_epoch_checkpoints, save_checkpoint
 from sassl.train.data import DataSpec, StreamDataset, attach_generated, bank_spec, images_spec, make_loader
 from sassl.train.methods import METHODS, build_method
-from sassl.train.metrics import MetricsLog
+from sassl.train.knn_monitor import KnnMonitor
+from sassl.train.metrics import MetricsLog, require_tensorboard
 from sassl.train.optim import RECIPES, build_optimizer, lr_at, scaled_lr
+from sassl.train.preempt import Preempted, StopSignals
 from sassl.train.preview import write_views_png
+from sassl.train.run_dir import Schedule, inputs_fingerprint, open_run, prepare_out_dir
 from sassl.train.views import Batch, StyleConfig, ViewMaker
 
 DEFAULT_PROBE_CLASSES = 1000
@@ -91,6 +94,12 @@ class TrainConfig:
     shuffle_buffer: int = 256
     method_options: dict[str, Any] = field(default_factory=dict)
     progress: bool = True
+    overwrite: bool = False  # delete the run already in ``out`` first (see run_dir.py)
+    extend: bool = False  # with resume: the run's length (steps/epochs) may grow
+    keep_checkpoints: int = 2  # newest epoch checkpoints kept; 0 keeps all
+    tensorboard: bool = False
+    knn_monitor: str | None = None  # held-out labelled set for the online kNN monitor (knn_monitor.py)
+    knn_every: int = 500
 
 
 @dataclass
@@ -206,12 +215,22 @@ def _jsonable(cfg: TrainConfig) -> dict[str, Any]:
 
 
 def train(cfg: TrainConfig) -> RunSummary:
-    """Run (or resume) a pretraining run; see the module docstring."""
+    """Run (or resume) a pretraining run; see the module docstring. SIGTERM/SIGINT end it at a step
+    boundary with ``last.pt`` written and :class:`Preempted` raised (see preempt.py)."""
+    with StopSignals() as stop:
+        return _train(cfg, stop)
+
+
+def _train(cfg: TrainConfig, stop: StopSignals) -> RunSummary:
     mode, style_dir = parse_style(cfg.style)
     _check_inputs(cfg, mode)
     device = _setup_distributed(cfg.device)
     rank, world = D.rank(), D.world_size()
     out = Path(cfg.out)
+    prepare_out_dir(out, cfg.resume, cfg.overwrite, delete=rank == 0)
+    if cfg.tensorboard:
+        require_tensorboard()
+    monitor = KnnMonitor(cfg.knn_monitor, cfg.image_size, cfg.workers, cfg.seed) if cfg.knn_monitor and rank == 0 else None
     spec = _data_spec(cfg)
     stylizer, style_codes = _style_networks(cfg, mode, style_dir, spec, device)
     global_batch = cfg.batch_size * world
@@ -224,6 +243,9 @@ def train(cfg: TrainConfig) -> RunSummary:
     peak_lr = cfg.lr if cfg.lr is not None else scaled_lr(recipe.base_lr, global_batch)
     warmup = cfg.warmup_steps if cfg.warmup_steps is not None else min(
         int(recipe.warmup_epochs * steps_per_epoch), total // 10)
+    run = open_run(_jsonable(cfg), Schedule(total, warmup, peak_lr, steps_per_epoch, global_batch),
+                   inputs_fingerprint(cfg, spec, style_dir, stylizer), cfg.resume, cfg.extend, cfg.warmup_steps is not None)
+    warmup = run.schedule.warmup_steps
 
     torch.manual_seed(cfg.seed)
     backbone, feat_dim = build_backbone(cfg.arch, cfg.small_stem)
@@ -256,6 +278,8 @@ def train(cfg: TrainConfig) -> RunSummary:
         torch.set_rng_state(state["rng"]["torch"])
     elif rank == 0:
         out.mkdir(parents=True, exist_ok=True)
+    if rank == 0:
+        run.write(out, step)
     model: nn.Module = trainee
     if world > 1:
         model = nn.parallel.DistributedDataParallel(trainee, device_ids=[device.index] if device.type == "cuda" else None)
@@ -265,7 +289,7 @@ def train(cfg: TrainConfig) -> RunSummary:
                       stylizer, style_codes, gen_p).to(device)
     dataset = StreamDataset(spec, cfg.seed, cfg.shuffle_buffer)
     gen = torch.Generator()
-    log = MetricsLog(out, step if cfg.resume else None) if rank == 0 else None
+    log = MetricsLog(out, step if cfg.resume else None, cfg.tensorboard) if rank == 0 else None
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
     stop_at = min(total, cfg.stop_after) if cfg.stop_after is not None else total
 
@@ -332,12 +356,17 @@ def train(cfg: TrainConfig) -> RunSummary:
             window["correct"] += int(correct)
             window["known"] += int(known)
             bar.update(1)
-            if step % cfg.log_every == 0 or step == stop_at:
+            knn_acc = None
+            if monitor is not None and (step % cfg.knn_every == 0 or step == total):
+                t0 = time.perf_counter()
+                knn_acc = monitor(method.backbone, device)
+                window["t"] += time.perf_counter() - t0  # images_per_s counts training time only
+            if step % cfg.log_every == 0 or step == stop_at or knn_acc is not None:
                 now = time.perf_counter()
                 rate = window["n"] * global_batch / (now - window["t"])
                 probe_acc = window["correct"] / window["known"] if window["known"] else None
                 row = dict(step=step, epoch=epoch, loss=window["loss"] / window["n"], lr=lr,
-                           images_per_s=rate, probe_acc=probe_acc, skipped=skipped,
+                           images_per_s=rate, probe_acc=probe_acc, knn_acc=knn_acc, skipped=skipped,
                            without_generated=without_gen if cfg.generated is not None else None)
                 if log is not None:
                     log.write(row)
@@ -346,11 +375,24 @@ def train(cfg: TrainConfig) -> RunSummary:
             if batch_in_epoch == steps_per_epoch:
                 epoch, batch_in_epoch = epoch + 1, 0
                 last_saved = checkpoint(epoch_name(epoch)) or last_saved
+                if rank == 0:
+                    prune_epoch_checkpoints(out, cfg.keep_checkpoints)
                 last_saved = checkpoint(LAST) or last_saved
             elif step % cfg.ckpt_every == 0 or step == stop_at:
                 last_saved = checkpoint(LAST) or last_saved
+            if (signum := stop.agreed(device)) is not None and step < stop_at:
+                if batch_in_epoch and step % cfg.ckpt_every:  # not saved at this step already
+                    last_saved = checkpoint(LAST) or last_saved
+                bar.close()
+                if log is not None:
+                    log.close()
+                raise Preempted(signum, step, str(last_saved) if last_saved else None)
+            if batch_in_epoch == 0:
+                break  # a new epoch: a fresh loader at set_position(epoch, 0), exactly what a resumed run gets
         del it, loader
     bar.close()
+    if log is not None:
+        log.close()
     if skipped and rank == 0:
         tqdm.write(f"skipped {skipped} corrupt sample(s)/shard(s) during this run (see metrics 'skipped')")
     return RunSummary(str(out), step, epochs, losses[-1] if losses else None, rate, probe_acc, skipped,
