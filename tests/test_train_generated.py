@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import itertools
+import json
 import shutil
 from pathlib import Path
 
@@ -113,3 +115,5 @@ def test_train_cli_with_generated_views(data, tmp_path):
     assert "0 sample(s) without generated views" in result.output
     rows = list(csv.DictReader(open(out / "metrics.csv")))
     assert len(rows) == 2 and rows[-1]["without_generated"] == "0"
+    inputs = json.loads((out / "config.json").read_text())["inputs"]
+    assert inputs["generated_bank"] == {"bank_json_sha256": hashlib.sha256((gen / "bank.json").read_bytes()).hexdigest()}
