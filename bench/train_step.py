@@ -1,18 +1,21 @@
 """Training-step cost of SASSL from a bank vs the plain method vs SASSL with the stylizer's encoder
-online, for each stylizer (Ghiasi, AdaIN), and the bank loader's samples/s per worker vs what the step
-consumes. Ratios come from one run.
+online, for each stylizer (Ghiasi, AdaIN), of AugSelf and CASSLE vs the plain method, and the bank
+loader's samples/s per worker vs what the step consumes. Ratios come from one run.
 
     python bench/train_step.py --quick            # CPU: resnet18, batch 8, 96 px (a few minutes)
     python bench/train_step.py --arch resnet50 --image-size 224 --batch-size 128 --device cuda
+    python bench/train_step.py --only heads --arch resnet50 --batch-size 8 --steps 3   # AugSelf/CASSLE only
 
 Ghiasi runs with its real weights; AdaIN with random ones (its cost does not depend on the values). The
-step is the whole training step: both views rendered on the device, forward, backward, optimiser step.
+step is the whole training step: both views rendered on the device, then :func:`sassl.train.step.train_step`
+(the loop's own step: forward, loss, backward, optimiser steps, momentum update).
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+from dataclasses import dataclass
 import tempfile
 import time
 import warnings
@@ -28,12 +31,19 @@ from sassl.demo import textures
 from sassl.device import resolve_device
 from sassl.precompute import PrecomputeConfig, precompute
 from sassl.style import StylizerSpec, load_stylizer
-from sassl.train.augment import METHOD_VIEWS, normalize
-from sassl.backbone import build_backbone
+from sassl.train.cassle import DEFAULT_GROUPS
 from sassl.train.data import StreamDataset, bank_spec
-from sassl.train.methods import build_method
-from sassl.train.optim import RECIPES, build_optimizer
+from sassl.train.methods import METHODS
+from sassl.train.model import Trainee, build_trainee
+from sassl.train.optim import build_optimizer
+from sassl.train.step import train_step
 from sassl.train.views import Batch, StyleConfig, ViewMaker
+
+HEADS = {  # name -> (AugSelf weights, CASSLE groups): the authors' defaults
+    "plain": (None, ()),
+    "AugSelf crop,color": ({"crop": 0.5, "color": 0.5}, ()),
+    "CASSLE 13-d default": (None, DEFAULT_GROUPS),
+}
 
 
 def canonical_size(image_size: int) -> int:
@@ -52,19 +62,31 @@ def make_bank(tmp: Path, n: int, size: int) -> Path:
     return tmp / "bank"
 
 
-def make_step(method, opt, device, autocast):
-    """One full training step for a (view maker, batch) pipeline: render both views, forward, backward, update."""
+@dataclass
+class Pipeline:
+    """What one benchmarked step runs: a view maker, its batch, and a trainee with its optimisers."""
+
+    maker: ViewMaker
+    batch: Batch
+    trainee: Trainee
+    optimizers: tuple
+
+
+def make_trainee(method: str, arch: str, heads: tuple, device: torch.device) -> tuple[Trainee, tuple]:
+    torch.manual_seed(0)
+    trainee = build_trainee(method, arch, False, 1000, {}, *heads).to(device)
+    if device.type == "cuda":
+        trainee.to(memory_format=torch.channels_last)
+    return trainee, (build_optimizer(trainee.ssl_modules(), METHODS[method].recipe, 0.01),
+                     torch.optim.Adam(trainee.probe.parameters(), lr=1e-3))
+
+
+def make_step(autocast):
+    """One full training step of a pipeline: render both views, then the loop's train_step."""
     gen = torch.Generator().manual_seed(0)
 
-    def step(pipeline: tuple[ViewMaker, Batch]) -> None:
-        maker, batch = pipeline
-        v1, v2, _, _ = maker(batch, gen)
-        with autocast:
-            loss, _ = method(normalize(v1), normalize(v2))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        method.after_step(0.5)
+    def step(pipe: Pipeline) -> None:
+        train_step(pipe.trainee, pipe.trainee, pipe.optimizers, pipe.maker(pipe.batch, gen), 0.5, autocast)
 
     return step
 
@@ -111,7 +133,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="CPU-sized: resnet18, batch 8, 96 px, 5 steps")
     ap.add_argument("--stylizers", default="ghiasi,adain", help="comma-separated stylizers to compare")
-    ap.add_argument("--method", default="simclr", choices=sorted(METHOD_VIEWS))
+    ap.add_argument("--method", default="simclr", choices=sorted(METHODS))
     ap.add_argument("--arch", default="resnet50")
     ap.add_argument("--image-size", type=int, default=224)
     ap.add_argument("--batch-size", type=int, default=64)
@@ -120,6 +142,8 @@ def main() -> None:
     ap.add_argument("--loader-samples", type=int, default=64)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--flops-only", action="store_true", help="count FLOPs per step, skip timing and the loader")
+    ap.add_argument("--only", choices=("all", "style", "heads"), default="all",
+                    help="style: plain vs the SASSL pipelines (and the loader); heads: plain vs AugSelf and CASSLE")
     args = ap.parse_args()
     if args.quick:
         args.arch, args.batch_size, args.image_size, args.steps, args.warmup, args.loader_samples = "resnet18", 8, 96, 5, 1, 32
@@ -130,24 +154,22 @@ def main() -> None:
     s = canonical_size(args.image_size)
 
     with tempfile.TemporaryDirectory() as tmp:
-        n_disk = args.batch_size if args.flops_only else max(args.loader_samples + 1, args.batch_size)
+        no_loader = args.flops_only or args.only == "heads"
+        n_disk = args.batch_size if no_loader else max(args.loader_samples + 1, args.batch_size)
         bank = make_bank(Path(tmp), n_disk, s)
-        per_worker = None if args.flops_only else loader_rate(bank, args.loader_samples)
+        per_worker = None if no_loader else loader_rate(bank, args.loader_samples)
         ds = StreamDataset(bank_spec(bank), 0)
         ds.set_position(0, 0, 1, 0)
         items = [x for _, x in zip(range(args.batch_size), iter(ds))]
     images = torch.stack([x["image"] for x in items]).to(device)
     labels = torch.full((args.batch_size,), -1, device=device)
 
-    backbone, dim = build_backbone(args.arch, small_stem=False)
-    method = build_method(args.method, backbone, dim).to(device)
-    if device.type == "cuda":
-        method = method.to(memory_format=torch.channels_last)
-    opt = build_optimizer(method, RECIPES[args.method], 0.01)
-    views = METHOD_VIEWS[args.method]
-    pipelines = {"plain (--style none)": (ViewMaker(views, args.image_size, StyleConfig("none")).to(device),
-                                          Batch(images, labels))}
-    for name in args.stylizers.split(","):
+    views = METHODS[args.method].views
+    plain_maker, plain_batch = ViewMaker(views, args.image_size, StyleConfig("none")).to(device), Batch(images, labels)
+    plain = Pipeline(plain_maker, plain_batch, *make_trainee(args.method, args.arch, HEADS["plain"], device))
+    pipelines = {"plain (--style none)": plain}
+    stylizers = args.stylizers.split(",") if args.only in ("all", "style") else []
+    for name in stylizers:
         stylizer = load_stylizer(StylizerSpec(name, encoder_weights="random", decoder="random",
                                               allow_random_weights=True)).to(device, dtype)
         with torch.no_grad():  # what the bank would hold for these images
@@ -155,11 +177,16 @@ def main() -> None:
         batch = Batch(images, labels, encoded.content.float() if stylizer.stores_content else None, encoded.code)
         make = lambda mode, scale=1.0: ViewMaker(views, args.image_size, StyleConfig(mode, decode_scale=scale),  # noqa: E731
                                                  stylizer).to(device)
-        pipelines[f"{name}: SASSL from bank (in-batch)"] = (make("in-batch"), batch)
-        pipelines[f"{name}: SASSL online (--style online)"] = (make("online"), batch)
+        styled = lambda maker: Pipeline(maker, batch, plain.trainee, plain.optimizers)  # noqa: E731
+        pipelines[f"{name}: SASSL from bank (in-batch)"] = styled(make("in-batch"))
+        pipelines[f"{name}: SASSL online (--style online)"] = styled(make("online"))
         if name == "adain":
-            pipelines[f"{name}: SASSL from bank, --decode-scale 0.5"] = (make("in-batch", 0.5), batch)
-    step = make_step(method, opt, device, autocast)
+            pipelines[f"{name}: SASSL from bank, --decode-scale 0.5"] = styled(make("in-batch", 0.5))
+    if args.only in ("all", "heads"):
+        pipelines.update({f"{name} (--style none)": Pipeline(plain_maker, plain_batch,
+                                                             *make_trainee(args.method, args.arch, heads, device))
+                          for name, heads in HEADS.items() if name != "plain"})
+    step = make_step(autocast)
     flops = step_flops(step, pipelines)
     times = {} if args.flops_only else interleaved_step_times(step, pipelines, args.steps, args.warmup, device)
     base_f = flops["plain (--style none)"]
@@ -170,18 +197,23 @@ def main() -> None:
         rows = [[name, f"{f / 1e9:.1f}", f"{f / base_f:.2f}x"] for name, f in flops.items()]
         print(markdown_table(["pipeline", "GFLOP/step", "FLOPs vs plain"], rows))
         return
-    plain = times["plain (--style none)"]
-    rows = [[name, f"{t:.3f}", f"{args.batch_size / t:.1f}", f"{t / plain:.2f}x", f"{flops[name] / 1e9:.1f}",
+    plain_t = times["plain (--style none)"]
+    rows = [[name, f"{t:.3f}", f"{args.batch_size / t:.1f}", f"{t / plain_t:.2f}x", f"{flops[name] / 1e9:.1f}",
              f"{flops[name] / base_f:.2f}x"] for name, t in times.items()]
     print(markdown_table(["pipeline", "s/step", "images/s", "time vs plain", "GFLOP/step", "FLOPs vs plain"], rows))
-    for name in args.stylizers.split(","):
+    for name in stylizers:
         bank_t, online = times[f"{name}: SASSL from bank (in-batch)"], times[f"{name}: SASSL online (--style online)"]
         f_bank, f_online = flops[f"{name}: SASSL from bank (in-batch)"], flops[f"{name}: SASSL online (--style online)"]
-        print(f"- {name}: bank SASSL / plain step **{bank_t / plain:.2f}x** time, **{f_bank / base_f:.2f}x** FLOPs; "
+        print(f"- {name}: bank SASSL / plain step **{bank_t / plain_t:.2f}x** time, **{f_bank / base_f:.2f}x** FLOPs; "
               f"online / bank {online / bank_t:.2f}x time, {f_online / f_bank:.2f}x FLOPs")
-    consume = args.batch_size / times[f"{args.stylizers.split(',')[0]}: SASSL from bank (in-batch)"]
-    print(f"- bank loader: **{per_worker:.1f} samples/s per worker** ({s} px canonical, AdaIN fp16 features, the "
-          f"heaviest bank) vs {consume:.1f} samples/s consumed: **{consume / per_worker:.3f} workers** needed per process")
+    if stylizers:
+        consume = args.batch_size / times[f"{stylizers[0]}: SASSL from bank (in-batch)"]
+        print(f"- bank loader: **{per_worker:.1f} samples/s per worker** ({s} px canonical, AdaIN fp16 features, the "
+              f"heaviest bank) vs {consume:.1f} samples/s consumed: **{consume / per_worker:.3f} workers** needed per process")
+    for name in HEADS:
+        if name != "plain" and args.only in ("all", "heads"):
+            t, f = times[f"{name} (--style none)"], flops[f"{name} (--style none)"]
+            print(f"- {name} / plain step: **{t / plain_t:.3f}x** time, {f / base_f:.3f}x FLOPs (goal <= 1.05x)")
 
 
 if __name__ == "__main__":

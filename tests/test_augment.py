@@ -5,7 +5,6 @@ import torch
 import torchvision.transforms.v2.functional as TF
 
 from sassl.train.augment import (
-    METHOD_VIEWS,
     apply_view,
     blur_kernel_size,
     colour_jitter,
@@ -14,19 +13,25 @@ from sassl.train.augment import (
     sample_boxes,
     sample_view_params,
 )
+from sassl.train.methods import METHODS
+from sassl.train.record import COLUMNS, view_record
+
+
+def _record(p, cfg):
+    return view_record(p, cfg, torch.zeros(p.box.shape[0], 3))
 
 
 def _images(n=4, size=40, seed=0):
     return torch.rand(n, 3, size, size, generator=torch.Generator().manual_seed(seed))
 
 
-@pytest.mark.parametrize("method", sorted(METHOD_VIEWS))
+@pytest.mark.parametrize("method", sorted(METHODS))
 def test_parameters_replay_to_identical_views(method):
     x = _images()
-    for cfg in METHOD_VIEWS[method]:
+    for cfg in METHODS[method].views:
         p = sample_view_params(4, 40, cfg, torch.Generator().manual_seed(3))
         again = sample_view_params(4, 40, cfg, torch.Generator().manual_seed(3))
-        assert torch.equal(p.as_matrix(), again.as_matrix())
+        assert torch.equal(_record(p, cfg), _record(again, cfg))
         assert torch.equal(apply_view(x, p, 24), apply_view(x, again, 24))
         other = sample_view_params(4, 40, cfg, torch.Generator().manual_seed(4))
         assert not torch.equal(apply_view(x, p, 24), apply_view(x, other, 24))
@@ -74,15 +79,17 @@ def test_blur_matches_torchvision_with_per_sample_sigma():
         assert torch.allclose(got[i], ref, atol=1e-5)
 
 
-def test_byol_views_are_asymmetric_and_as_matrix_carries_them():
-    v1, v2 = METHOD_VIEWS["byol"]
+def test_byol_views_are_asymmetric_and_the_record_carries_them():
+    v1, v2 = METHODS["byol"].views
     g = torch.Generator().manual_seed(0)
     p1, p2 = sample_view_params(500, 32, v1, g), sample_view_params(500, 32, v2, g)
     assert (p1.blur_sigma > 0).all() and not p1.solarize.any()
     assert 0.03 < (p2.blur_sigma > 0).float().mean() < 0.2 and 0.1 < p2.solarize.float().mean() < 0.3
-    m = p2.as_matrix()
-    assert m.shape == (500, 12)
-    assert torch.equal(m[:, 11], p2.solarize.float()) and torch.equal(m[:, 4], p2.flip.float())
+    m = _record(p2, v2)
+    assert m.shape == (500, len(COLUMNS))
+    assert torch.equal(m[:, COLUMNS.index("solarize")], p2.solarize.float())
+    assert torch.equal(m[:, COLUMNS.index("flip")], p2.flip.float())
+    assert (m[:, COLUMNS.index("style_applied"):] == 0).all()  # no style: zeros in the fixed layout
 
 
 def test_sassl_views_replay_and_style_changes_only_view_one():
@@ -97,10 +104,11 @@ def test_sassl_views_replay_and_style_changes_only_view_one():
     images = (_images(4, 32) * 255).to(torch.uint8)
     encoded = stylizer.encode(images.float() / 255)
     batch = Batch(images, torch.full((4,), -1), encoded.content, encoded.code)
-    maker = ViewMaker(METHOD_VIEWS["moco"], 16, StyleConfig("in-batch", p=1.0), stylizer)
+    maker = ViewMaker(METHODS["moco"].views, 16, StyleConfig("in-batch", p=1.0), stylizer)
     p1, p2 = maker.sample(4, 32, torch.Generator().manual_seed(0))
     assert p1.sassl is not None and p1.sassl.applied.all() and p2.sassl is None
-    assert p1.as_matrix().shape == (4, 15)
+    style = _record(p1, maker.views[0])[:, COLUMNS.index("style_applied"):COLUMNS.index("style_beta") + 1]
+    assert torch.equal(style, torch.stack([torch.ones(4), p1.sassl.alpha, p1.sassl.beta], 1))
     styled = maker.render(batch, p1)
     assert torch.equal(styled, maker.render(batch, p1))  # replay
     plain = maker.render(batch, p1.without_style())
@@ -116,7 +124,6 @@ def test_decode_scale_decodes_a_smaller_crop_and_keeps_the_view_size() -> None:
     from sassl.style import AdaINStylizer, Decoder
     from sassl.style.adain import stats_code
     from sassl.weights import seeded_he_init
-    from sassl.train.augment import METHOD_VIEWS
     from sassl.train.views import Batch, StyleConfig, ViewMaker
 
     seen: list[tuple[int, ...]] = []
@@ -138,8 +145,9 @@ def test_decode_scale_decodes_a_smaller_crop_and_keeps_the_view_size() -> None:
     stylizer = AdaINStylizer(None, Recording(), "test", "test")
     outs = {}
     for scale in (1.0, 0.5):
-        maker = ViewMaker(METHOD_VIEWS["simclr"], 64, StyleConfig("in-batch", p=1.0, decode_scale=scale), stylizer)
-        v1, v2, p1, _ = maker(batch, torch.Generator().manual_seed(1))
+        maker = ViewMaker(METHODS["simclr"].views, 64, StyleConfig("in-batch", p=1.0, decode_scale=scale), stylizer)
+        views = maker(batch, torch.Generator().manual_seed(1))
+        v1, v2, p1 = views.v1, views.v2, views.p1
         assert v1.shape == v2.shape == (4, 3, 64, 64)
         assert torch.equal(maker.render(batch, p1), v1)
         outs[scale] = v1
@@ -156,7 +164,8 @@ def test_crops_below_the_stylizers_minimum_are_rendered_at_the_minimum() -> None
     assert StyleConfig(decode_scale=0.1).decode_size(16, stylizer.content_stride, stylizer.min_size) == stylizer.min_size
     images = (_images(2, 24) * 255).to(torch.uint8)
     batch = Batch(images, torch.full((2,), -1), None, stylizer.encode(images.float() / 255).code)
-    maker = ViewMaker(METHOD_VIEWS["simclr"], 16, StyleConfig("in-batch", p=1.0, decode_scale=0.1), stylizer)
-    v1, v2, p1, _ = maker(batch, torch.Generator().manual_seed(0))
+    maker = ViewMaker(METHODS["simclr"].views, 16, StyleConfig("in-batch", p=1.0, decode_scale=0.1), stylizer)
+    views = maker(batch, torch.Generator().manual_seed(0))
+    v1, p1 = views.v1, views.p1
     assert v1.shape == (2, 3, 16, 16) and torch.isfinite(v1).all()
     assert not torch.equal(v1, maker.render(batch, p1.without_style()))

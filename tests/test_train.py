@@ -14,6 +14,7 @@ from sassl.cli import main
 from sassl.style.decoder import Decoder, save_decoder
 from sassl.backbone import load_backbone
 from sassl.train.checkpoint import load_checkpoint
+from sassl.train.run_dir import RunDirError
 from sassl.train.loop import ConfigError, TrainingDiverged, train
 from sassl.train.metrics import read_metrics
 
@@ -36,6 +37,34 @@ def test_resumed_run_reproduces_the_uninterrupted_losses(bank, tmp_path):
     assert resumed.losses == pytest.approx(full.losses[3:], rel=1e-5, abs=1e-6)
     logged = [r["loss"] for r in read_metrics(tmp_path / "cut" / "metrics.jsonl")]
     assert logged == pytest.approx(full.losses, rel=1e-5, abs=1e-6)
+
+
+@pytest.mark.parametrize("method, heads", [
+    ("simsiam", {"augself": "crop,color,flip:1,style:0.5"}),
+    ("byol", {"cassle": "crop,color,color_diff,blur,grayscale,style"}),
+])
+def test_augself_and_cassle_runs_resume_exactly_and_keep_heads_out_of_the_backbone(bank, tmp_path, method, heads):
+    opts = {"proj_hidden": 32, "proj_dim": 16}
+    cfg = lambda out, **kw: small_config(out, method=method, bank=str(bank), style="in-batch", steps=4,  # noqa: E731
+                                         method_options=opts, **heads, **kw)
+    full = train(cfg(tmp_path / "full"))
+    train(cfg(tmp_path / "cut", stop_after=2))
+    resumed = train(cfg(tmp_path / "cut", resume=True))
+    assert resumed.losses == pytest.approx(full.losses[2:], rel=1e-5, abs=1e-6)
+    state = load_checkpoint(tmp_path / "full" / "last.pt")
+    if "augself" in heads:
+        assert {k.split(".")[1] for k in state["augself"]} == {"crop", "color", "flip", "style"}
+        assert read_metrics(tmp_path / "full" / "metrics.jsonl")[-1]["aux_loss"] > 0
+    else:
+        assert any(k.startswith("projector.condition.") for k in state["method"])
+        assert any(k.startswith("target_projector.condition.") for k in state["method"])
+    assert not any("projector" in k or "augself" in k or "condition" in k for k in state["backbone_state"])
+    net, dim, info = load_backbone(tmp_path / "full" / "last.pt")  # what sassl eval reads: the backbone only
+    assert info["arch"] == "resnet18" and dim == 512
+    other = {"augself": None, "cassle": "crop"} if "augself" in heads else {"cassle": "crop,color"}
+    with pytest.raises(RunDirError, match="settings that differ from the run's config.json: .*cassle: "):
+        train(small_config(tmp_path / "cut", method=method, bank=str(bank), style="in-batch", steps=6,
+                           method_options=opts, resume=True, **{**heads, **other}))
 
 
 def test_bank_run_with_style_bank_writes_views_metrics_and_checkpoints(bank, tmp_path):
@@ -117,7 +146,7 @@ def test_online_style_from_image_folder_and_bad_combinations(tmp_path):
 def test_cli_errors_are_one_clear_line(tmp_path):
     runner = CliRunner()
     res = runner.invoke(main, ["train", "--method", "swav", "--images", "x", "--out", str(tmp_path / "r")])
-    assert res.exit_code == 2 and "'swav' is not one of 'byol', 'moco', 'simclr'" in res.output
+    assert res.exit_code == 2 and "'swav' is not one of 'barlow', 'byol', 'moco', 'simclr', 'simsiam'" in res.output
     res = runner.invoke(main, ["train", "--method", "moco", "--bank", str(tmp_path / "nope"), "--out", str(tmp_path / "r"),
                                "--decoder", "random", "--allow-random-weights"])
     assert res.exit_code == 1 and "bank directory not found" in res.output
@@ -125,3 +154,22 @@ def test_cli_errors_are_one_clear_line(tmp_path):
     res = runner.invoke(main, ["train", "--method", "moco", "--images", str(folder), "--out", str(tmp_path / "r"),
                                "--style", "online", "--stylizer", "adain", "--decoder", "random"])
     assert res.exit_code == 1 and "--allow-random-weights" in res.output
+
+
+def test_cli_refuses_bad_method_options_and_head_groups_before_training(tmp_path):
+    folder = write_image_folder(tmp_path / "img", classes=1, per_class=4, size=32)
+    base = ["train", "--images", str(folder), "--out", str(tmp_path / "r"), "--style", "none", "--arch", "resnet18",
+            "--image-size", "16", "--batch-size", "2", "--steps", "1", "--workers", "0"]
+    cases = [
+        (["--method", "simclr", "--method-opt", "queue_size=8"], "simclr has no such option; its options are"),
+        (["--method", "moco", "--method-opt", "queue_size=lots"], "moco expects int"),
+        (["--method", "moco", "--method-opt", "queue_size"], "expected KEY=VALUE"),
+        (["--method", "byol", "--augself", "crop,rotation"], "unknown group 'rotation'"),
+        (["--method", "byol", "--augself", "crop:-0.5"], "must be > 0"),
+        (["--method", "barlow", "--cassle", "crop,style"], "no style with --style none"),
+    ]
+    for extra, message in cases:
+        res = CliRunner().invoke(main, base + extra)
+        assert res.exit_code == 1 and message in res.output, (extra, res.output)
+        assert len(res.output.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()

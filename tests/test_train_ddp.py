@@ -1,6 +1,7 @@
 """Two gloo processes: gathered contrastive negatives give the single-process loss and gradient, and
-a whole DDP training run completes with one checkpoint."""
+whole DDP training runs (plain SimCLR, SimSiam + AugSelf, MoCo + CASSLE) complete with one checkpoint."""
 
+import math
 import os
 import socket
 import warnings
@@ -31,11 +32,19 @@ def _worker(rank: int, port: int, folder: str, out: str, results: dict) -> None:
 
     summary = train(small_config(out, method="simclr", images=folder, style="none", steps=2, device="cpu",
                                  method_options={"proj_hidden": 32, "proj_dim": 16}))
+    aware = [
+        train(small_config(out + "-augself", method="simsiam", images=folder, style="none", steps=2, device="cpu",
+                           augself="crop,color,flip", method_options={"proj_hidden": 32, "proj_dim": 16,
+                                                                      "pred_hidden": 8})),
+        train(small_config(out + "-cassle", method="moco", images=folder, style="none", steps=2, device="cpu",
+                           cassle="crop,color,color_diff,blur,grayscale,flip")),
+    ]
     z = torch.randn(8, 6, generator=torch.Generator().manual_seed(0))
     local = [z[:4][rank * 2 : rank * 2 + 2].clone().requires_grad_(), z[4:][rank * 2 : rank * 2 + 2].clone().requires_grad_()]
     loss = nt_xent(*local, temperature=0.5)
     loss.backward()
-    results[rank] = (summary.steps, loss.item(), local[0].grad.clone(), local[1].grad.clone())
+    results[rank] = (summary.steps, loss.item(), local[0].grad.clone(), local[1].grad.clone(),
+                     [(a.steps, a.losses) for a in aware])
     torch.distributed.destroy_process_group()
 
 
@@ -50,6 +59,10 @@ def test_two_process_gloo_run_and_gathered_loss(tmp_path):
         results = dict(results)
     assert [results[r][0] for r in range(WORLD)] == [2, 2]
     assert (tmp_path / "run" / "last.pt").exists() and (tmp_path / "run" / "views.png").exists()
+    for i, name in enumerate(("run-augself", "run-cassle")):
+        assert (tmp_path / name / "last.pt").exists()
+        assert [results[r][4][i][0] for r in range(WORLD)] == [2, 2]
+        assert all(math.isfinite(x) for r in range(WORLD) for x in results[r][4][i][1])
     z = torch.randn(8, 6, generator=torch.Generator().manual_seed(0))
     z1, z2 = z[:4].clone().requires_grad_(), z[4:].clone().requires_grad_()
     full = nt_xent(z1, z2, temperature=0.5)

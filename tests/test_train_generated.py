@@ -20,6 +20,7 @@ from sassl.bank.format import BankError
 from sassl.cli import main
 from sassl.generate import GenerateConfig, generate
 from sassl.train.augment import AugConfig
+from sassl.train.record import COLUMNS
 from sassl.train.data import StreamDataset, attach_generated, images_spec, make_loader
 from sassl.train.views import Batch, StyleConfig, ViewMaker
 
@@ -72,8 +73,12 @@ def test_view_2_is_generated_at_the_configured_rate_and_view_1_stays_real(data):
     g = torch.Generator().manual_seed(0)
     flags = []
     for _ in range(300):
-        v1, v2, p1, p2 = maker(batch, g)
+        out = maker(batch, g)
+        v1, v2, p1, p2 = out.v1, out.v2, out.p1, out.p2
         flags.append(p2.generated)
+        # the flag is the record's `generated` column: view 2's draw, view 1 always 0
+        assert torch.equal(out.rec2[:, COLUMNS.index("generated")], p2.generated.float())
+        assert not out.rec1[:, COLUMNS.index("generated")].any()
         assert not p1.generated.any() and not p2.generated[:2].any()
         assert torch.equal(v1, maker.render(Batch(batch.images, batch.labels), p1))
         expected = torch.where(p2.generated[:, None, None, None], maker.render(as_gen, p2), maker.render(
@@ -81,7 +86,6 @@ def test_view_2_is_generated_at_the_configured_rate_and_view_1_stays_real(data):
         assert torch.equal(v2, expected)
     rate = torch.stack(flags)[:, 2:].float().mean().item()  # 1800 draws: sd 0.011
     assert abs(rate - 0.3) < 0.045
-    assert p2.as_matrix().shape[1] == p1.as_matrix().shape[1] == 13  # the flag joins the parameter record
 
 
 def test_unmatched_samples_are_counted_and_foreign_banks_refused(data, tmp_path):

@@ -8,6 +8,8 @@ import click
 
 from sassl.backbone import ARCHS
 from sassl.cli.style_options import stylizer_options
+from sassl.train.augself import AUGSELF_GROUPS
+from sassl.train.cassle import CASSLE_GROUPS, DEFAULT_GROUPS
 from sassl.train.methods import METHODS
 
 STYLE_HELP = (
@@ -92,8 +94,17 @@ def _read_config(ctx: click.Context, param: click.Parameter, value: str | None) 
               help="Held-out labelled set (FOLDER/{train,test}/<class>/, or an eval target like cifar10:DATA_ROOT): "
                    "weighted 20-NN accuracy logged as knn_acc.")
 @click.option("--knn-every", default=500, show_default=True, type=click.IntRange(1), help="Steps between kNN evaluations.")
-def train_cmd(**opts: Any) -> None:
-    """Self-supervised pretraining (SimCLR, MoCo v2, BYOL) with SASSL on view 1.
+@click.option("--method-opt", "method_opt", multiple=True, metavar="KEY=VALUE",
+              help="A method option (repeatable), e.g. proj_dim=256; see docs/train.md for each method's options.")
+@click.option("--augself", metavar="GROUP[:WEIGHT],...",
+              help=f"AugSelf heads predicting view differences; groups {','.join(AUGSELF_GROUPS)} (weight 0.5 each "
+                   "unless given), e.g. crop,color or crop:1,color:1,style:0.5.")
+@click.option("--cassle", metavar="GROUP,...",
+              help=f"CASSLE: condition the projector on each view's descriptor; groups {','.join(CASSLE_GROUPS)} "
+                   f"(the authors' default: {','.join(DEFAULT_GROUPS)}).")
+def train_cmd(method_opt: tuple[str, ...], **opts: Any) -> None:
+    """Self-supervised pretraining (SimCLR, MoCo v2, BYOL, SimSiam, Barlow Twins; AugSelf and CASSLE on
+    any of them) with SASSL on view 1.
 
     Exit codes: 0 done, 1 error, 2 bad usage, 143 (SIGTERM) or 130 (Ctrl-C): stopped at a step
     boundary with last.pt written; continue with --resume.
@@ -103,9 +114,12 @@ def train_cmd(**opts: Any) -> None:
     from sassl.weights import WeightsError
     from sassl.train.loop import TrainConfig, TrainingDiverged, train
     from sassl.train.preempt import Preempted
+    from sassl.train.methods import split_key_values
 
     extra = click.get_current_context().meta.get(EXTRA_OPTIONS, {})
     try:
+        if method_opt:  # on top of the method options a --config file brings
+            extra = {**extra, "method_options": {**extra.get("method_options", {}), **split_key_values(method_opt)}}
         summary = train(TrainConfig(**{**extra, **opts}))
     except Preempted as exc:
         click.echo(str(exc), err=True)

@@ -4,7 +4,7 @@ Every random choice of a view (crop box, flip, colour-jitter factors and order, 
 sigma, solarize) is drawn on the CPU from a ``torch.Generator`` into a :class:`ViewParams`, then
 applied to the whole batch on the training device. Keeping the parameters as data lets a view be
 replayed exactly, lets the crop box be applied to precomputed feature maps as well as to pixels
-(SASSL decodes only the crop), and gives AugSelf/CASSLE their inputs (:meth:`ViewParams.as_matrix`).
+(SASSL decodes only the crop), and gives AugSelf/CASSLE their inputs (:mod:`sassl.train.record`).
 
 Images are float (B, 3, H, W) in [0, 1] throughout; normalisation for the backbone is separate.
 """
@@ -43,17 +43,12 @@ class AugConfig:
     solarize_p: float = 0.0
 
 
-_SIMCLR = AugConfig(brightness=0.8, contrast=0.8, saturation=0.8, hue=0.2, blur_p=0.5)
-_MOCO_V2 = AugConfig(scale=(0.2, 1.0), saturation=0.4, blur_p=0.5)
-_BYOL_1 = AugConfig()
-_BYOL_2 = AugConfig(blur_p=0.1, solarize_p=0.2)
-# Published defaults per method as (view 1, view 2): SimCLR (Chen et al. 2020, colour strength 1),
-# MoCo v2 (Chen et al. 2020b), BYOL's asymmetric pair.
-METHOD_VIEWS: dict[str, tuple[AugConfig, AugConfig]] = {
-    "simclr": (_SIMCLR, _SIMCLR),
-    "moco": (_MOCO_V2, _MOCO_V2),
-    "byol": (_BYOL_1, _BYOL_2),
-}
+# Published view pairs (view 1, view 2); each method's registry entry names the pair it uses.
+# SimCLR (Chen et al. 2020, colour strength 1); MoCo v2 (Chen et al. 2020b), also SimSiam's (Chen & He
+# 2021); BYOL's asymmetric pair (Grill et al. 2020), also Barlow Twins' (Zbontar et al. 2021).
+SIMCLR_VIEWS = (AugConfig(brightness=0.8, contrast=0.8, saturation=0.8, hue=0.2, blur_p=0.5),) * 2
+MOCO_V2_VIEWS = (AugConfig(scale=(0.2, 1.0), saturation=0.4, blur_p=0.5),) * 2
+BYOL_VIEWS = (AugConfig(), AugConfig(blur_p=0.1, solarize_p=0.2))
 
 
 @dataclass
@@ -84,26 +79,6 @@ class ViewParams:
             return self
         off = replace(self.sassl, applied=torch.zeros_like(self.sassl.applied))
         return replace(self, sassl=off)
-
-    def as_matrix(self) -> torch.Tensor:
-        """(B, 12 or 15) float: crop centre x, y and size w, h (fractions of S), flip, the four jitter
-        factors, grayscale, blur sigma, solarize, then SASSL's [applied, alpha, beta] if present, then
-        ``generated`` (1 column) if present."""
-        s = float(self.source_size)
-        x0, y0, x1, y1 = self.box.unbind(1)
-        cols = [
-            torch.stack([(x0 + x1) / 2 / s, (y0 + y1) / 2 / s, (x1 - x0) / s, (y1 - y0) / s], 1),
-            self.flip.float()[:, None],
-            self.jitter.float(),
-            self.grayscale.float()[:, None],
-            self.blur_sigma.float()[:, None],
-            self.solarize.float()[:, None],
-        ]
-        if self.sassl is not None:
-            cols.append(self.sassl.as_matrix().to(self.box.device))
-        if self.generated is not None:
-            cols.append(self.generated.float()[:, None].to(self.box.device))
-        return torch.cat(cols, 1)
 
 
 def _uniform(n: int, rng: Range, g: torch.Generator | None) -> torch.Tensor:
@@ -251,10 +226,16 @@ def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     return y.reshape(b, c, h, w)
 
 
-def photometric(x: torch.Tensor, p: ViewParams) -> torch.Tensor:
-    """Flip, colour jitter, grayscale, blur and solarize of cropped views, each on its samples only."""
+def photometric(x: torch.Tensor, p: ViewParams) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flip, colour jitter, grayscale, blur and solarize of cropped views, each on its samples only.
+
+    Also returns the (B, 3) per-channel mean change the colour jitter made: CASSLE's ``colour_diff``
+    descriptor, which depends on the pixels and so can only be measured here, not sampled.
+    """
     x = torch.where(p.flip[:, None, None, None], x.flip(-1), x)
+    before = x.mean((2, 3))
     x = colour_jitter(x, p.jitter, p.jitter_order)
+    shift = x.mean((2, 3)) - before
     g = p.grayscale.nonzero().flatten()
     if g.numel():
         x[g] = _gray(x[g]).expand(-1, 3, -1, -1)
@@ -264,12 +245,12 @@ def photometric(x: torch.Tensor, p: ViewParams) -> torch.Tensor:
     s = p.solarize.nonzero().flatten()
     if s.numel():
         x[s] = torch.where(x[s] < 0.5, x[s], 1.0 - x[s])
-    return x
+    return x, shift
 
 
 def apply_view(images: torch.Tensor, p: ViewParams, out_size: int) -> torch.Tensor:
     """A whole view without style transfer: crop to ``out_size``, then :func:`photometric`."""
-    return photometric(crop(images, p.box, out_size), p)
+    return photometric(crop(images, p.box, out_size), p)[0]
 
 
 def normalize(x: torch.Tensor) -> torch.Tensor:

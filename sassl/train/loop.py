@@ -19,7 +19,6 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
@@ -28,17 +27,20 @@ from sassl.device import resolve_device
 from sassl.style.registry import DEFAULT_STYLIZER, load_stylizer
 from sassl.style.stylizer import Stylizer, StylizerSpec
 from sassl.train import distributed as D
-from sassl.train.augment import METHOD_VIEWS, normalize
-from sassl.backbone import backbone_record, build_backbone
+from sassl.backbone import backbone_record
+from sassl.train.augself import parse_augself
+from sassl.train.cassle import parse_cassle
 from sassl.train.checkpoint import LAST, epoch_name, load_checkpoint, prune_epoch_checkpoints, save_checkpoint
 from sassl.train.data import DataSpec, StreamDataset, attach_generated, bank_spec, images_spec, make_loader
-from sassl.train.methods import METHODS, build_method
 from sassl.train.knn_monitor import KnnMonitor
+from sassl.train.methods import METHODS, method_options
 from sassl.train.metrics import MetricsLog, require_tensorboard
-from sassl.train.optim import RECIPES, build_optimizer, lr_at, scaled_lr
+from sassl.train.model import build_trainee
+from sassl.train.optim import build_optimizer, lr_at, scaled_lr
 from sassl.train.preempt import Preempted, StopSignals
 from sassl.train.preview import write_views_png
 from sassl.train.run_dir import Schedule, inputs_fingerprint, open_run, prepare_out_dir
+from sassl.train.step import NonFiniteLoss, train_step
 from sassl.train.views import Batch, StyleConfig, ViewMaker
 
 DEFAULT_PROBE_CLASSES = 1000
@@ -92,7 +94,9 @@ class TrainConfig:
     log_every: int = 10
     num_classes: int | None = None
     shuffle_buffer: int = 256
-    method_options: dict[str, Any] = field(default_factory=dict)
+    method_options: dict[str, Any] = field(default_factory=dict)  # --method-opt (strings are typed)
+    augself: str | None = None  # AugSelf groups[:weight], e.g. "crop,color" or "crop:1,style:0.5"
+    cassle: str | None = None  # CASSLE descriptor groups, e.g. "crop,color,color_diff,blur,grayscale"
     progress: bool = True
     overwrite: bool = False  # delete the run already in ``out`` first (see run_dir.py)
     extend: bool = False  # with resume: the run's length (steps/epochs) may grow
@@ -116,24 +120,6 @@ class RunSummary:
     without_generated: int = 0  # samples drawn that had no generated copy (with --generated)
 
 
-class Trainee(nn.Module):
-    """The method plus the online linear probe, one module so DDP synchronises both."""
-
-    def __init__(self, method: nn.Module, feat_dim: int, num_classes: int) -> None:
-        super().__init__()
-        self.method = method
-        self.probe = nn.Linear(feat_dim, num_classes)
-
-    def forward(self, v1: torch.Tensor, v2: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        ssl_loss, feats = self.method(v1, v2)
-        logits = self.probe(feats.float())
-        known = (labels >= 0) & (labels < logits.shape[1])
-        probe_loss = F.cross_entropy(logits, labels.clamp(min=0), reduction="none")
-        probe_loss = (probe_loss * known).sum() / known.sum().clamp(min=1)
-        correct = ((logits.argmax(1) == labels) & known).sum()
-        return ssl_loss, probe_loss, correct, known.sum()
-
-
 def parse_style(style: str) -> tuple[str, str | None]:
     """``bank:DIR`` -> ("bank", DIR); other modes have no directory."""
     if style.startswith("bank:"):
@@ -145,9 +131,24 @@ def parse_style(style: str) -> tuple[str, str | None]:
     return style, None
 
 
+def _heads(cfg: TrainConfig, mode: str) -> tuple[dict[str, float] | None, tuple[str, ...]]:
+    """The AugSelf weights and CASSLE groups a run asks for, validated against the style mode."""
+    try:
+        augself = parse_augself(cfg.augself, mode != "none") if cfg.augself else None
+        cassle = parse_cassle(cfg.cassle, mode != "none") if cfg.cassle else ()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return augself, cassle
+
+
 def _check_inputs(cfg: TrainConfig, mode: str) -> None:
     if cfg.method not in METHODS:
         raise ConfigError(f"unknown method {cfg.method!r}; expected one of {sorted(METHODS)}")
+    try:
+        method_options(cfg.method, cfg.method_options)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    _heads(cfg, mode)
     if (cfg.bank is None) == (cfg.images is None):
         raise ConfigError("pass exactly one of --bank BANK_DIR or --images SPEC")
     if cfg.images is not None and mode in ("in-batch", "bank"):
@@ -239,7 +240,7 @@ def _train(cfg: TrainConfig, stop: StopSignals) -> RunSummary:
         raise ConfigError(f"{spec.num_samples} samples is less than one global batch of {global_batch}")
     total = cfg.steps if cfg.steps is not None else cfg.epochs * steps_per_epoch
     epochs = math.ceil(total / steps_per_epoch)
-    recipe = RECIPES[cfg.method]
+    recipe = METHODS[cfg.method].recipe
     peak_lr = cfg.lr if cfg.lr is not None else scaled_lr(recipe.base_lr, global_batch)
     warmup = cfg.warmup_steps if cfg.warmup_steps is not None else min(
         int(recipe.warmup_epochs * steps_per_epoch), total // 10)
@@ -248,27 +249,31 @@ def _train(cfg: TrainConfig, stop: StopSignals) -> RunSummary:
     warmup = run.schedule.warmup_steps
 
     torch.manual_seed(cfg.seed)
-    backbone, feat_dim = build_backbone(cfg.arch, cfg.small_stem)
-    method = build_method(cfg.method, backbone, feat_dim, **cfg.method_options)
-    trainee = Trainee(method, feat_dim, cfg.num_classes or spec.num_classes or DEFAULT_PROBE_CLASSES)
+    augself, cassle = _heads(cfg, mode)
+    trainee = build_trainee(cfg.method, cfg.arch, cfg.small_stem,
+                            cfg.num_classes or spec.num_classes or DEFAULT_PROBE_CLASSES,
+                            cfg.method_options, augself, cassle)
     if cfg.sync_bn and world > 1:
         trainee = nn.SyncBatchNorm.convert_sync_batchnorm(trainee)
-        method = trainee.method
+    method = trainee.method
     trainee.to(device)
     if device.type == "cuda":
         trainee.to(memory_format=torch.channels_last)
-    optimizer = build_optimizer(method, recipe, peak_lr)
+    optimizer = build_optimizer(trainee.ssl_modules(), recipe, peak_lr)
     probe_opt = torch.optim.Adam(trainee.probe.parameters(), lr=1e-3)
 
     step, epoch, batch_in_epoch, skipped, without_gen = 0, 0, 0, 0, 0
     last_path = out / LAST
     if cfg.resume and last_path.exists():
         state = load_checkpoint(last_path)
-        for key in ("method", "arch", "small_stem"):
-            if state["config"][key] != getattr(cfg, key):
-                raise ConfigError(f"{last_path}: checkpoint has {key}={state['config'][key]!r}, "
-                                  f"this run asks for {getattr(cfg, key)!r}")
+        # the model's shape: a checkpoint with other heads resumes only into the same configuration
+        for key in ("method", "arch", "small_stem", "augself", "cassle", "method_options"):
+            if state["config"].get(key) != getattr(cfg, key):
+                raise ConfigError(f"{last_path}: checkpoint has {key}={state['config'].get(key)!r}, "
+                                  f"this run asks for {getattr(cfg, key)!r}; resume with the same {key}")
         method.load_state_dict(state["method"])
+        if trainee.augself is not None:
+            trainee.augself.load_state_dict(state["augself"])
         trainee.probe.load_state_dict(state["probe"])
         optimizer.load_state_dict(state["optimizer"])
         probe_opt.load_state_dict(state["probe_optimizer"])
@@ -285,7 +290,7 @@ def _train(cfg: TrainConfig, stop: StopSignals) -> RunSummary:
         model = nn.parallel.DistributedDataParallel(trainee, device_ids=[device.index] if device.type == "cuda" else None)
 
     gen_p = cfg.gen_p if cfg.generated is not None else 0.0
-    maker = ViewMaker(METHOD_VIEWS[cfg.method], cfg.image_size, StyleConfig(mode, cfg.p, cfg.alpha, cfg.beta, cfg.decode_scale),
+    maker = ViewMaker(METHODS[cfg.method].views, cfg.image_size, StyleConfig(mode, cfg.p, cfg.alpha, cfg.beta, cfg.decode_scale),
                       stylizer, style_codes, gen_p).to(device)
     dataset = StreamDataset(spec, cfg.seed, cfg.shuffle_buffer)
     gen = torch.Generator()
@@ -299,6 +304,7 @@ def _train(cfg: TrainConfig, stop: StopSignals) -> RunSummary:
         state = {
             **backbone_record(cfg.arch, cfg.small_stem, method.backbone),
             "method": method.state_dict(), "probe": trainee.probe.state_dict(),
+            "augself": trainee.augself.state_dict() if trainee.augself is not None else {},
             "optimizer": optimizer.state_dict(), "probe_optimizer": probe_opt.state_dict(),
             "step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch, "skipped": skipped,
             "without_generated": without_gen,
@@ -307,7 +313,7 @@ def _train(cfg: TrainConfig, stop: StopSignals) -> RunSummary:
         return save_checkpoint(state, out, name)
 
     losses: list[float] = []
-    window = {"loss": 0.0, "n": 0, "correct": 0, "known": 0, "t": time.perf_counter(), "steps": 0}
+    window = {"loss": 0.0, "aux": 0.0, "n": 0, "correct": 0, "known": 0, "t": time.perf_counter(), "steps": 0}
     probe_acc = rate = None
     last_saved: Path | None = last_path if last_path.exists() else None
     bar = tqdm(total=stop_at, initial=step, desc=f"{cfg.method} ({mode})", unit="step",
@@ -327,34 +333,24 @@ def _train(cfg: TrainConfig, stop: StopSignals) -> RunSummary:
                 write_views_png(out / "views.png", maker, batch, torch.Generator().manual_seed(cfg.seed))
                 first = False
             gen.manual_seed(step_seed(cfg.seed, rank, step))
-            v1, v2, _, _ = maker(batch, gen)
-            v1, v2 = normalize(v1), normalize(v2)
-            if device.type == "cuda":
-                v1, v2 = (v.contiguous(memory_format=torch.channels_last) for v in (v1, v2))
             lr = lr_at(step, total, warmup, peak_lr)
             for g in optimizer.param_groups:
                 g["lr"] = lr
-            with autocast:
-                ssl_loss, probe_loss, correct, known = model(v1, v2, batch.labels)
-            if not torch.isfinite(ssl_loss):
+            try:
+                result = train_step(model, trainee, (optimizer, probe_opt), maker(batch, gen), (step + 1) / total, autocast)
+            except NonFiniteLoss as exc:
                 bar.close()
                 raise TrainingDiverged(
-                    f"loss is {ssl_loss.item()} at step {step} (lr {lr:.3g}); stopping. "
-                    f"Last good checkpoint: {last_saved or 'none yet'} (untouched); try a lower --lr")
-            optimizer.zero_grad(set_to_none=True)
-            probe_opt.zero_grad(set_to_none=True)
-            (ssl_loss + probe_loss).backward()
-            optimizer.step()
-            probe_opt.step()
+                    f"{exc} at step {step} (lr {lr:.3g}); stopping. "
+                    f"Last good checkpoint: {last_saved or 'none yet'} (untouched); try a lower --lr") from None
             step += 1
             batch_in_epoch += 1
-            method.after_step(step / total)
-            loss_value = ssl_loss.item()
-            losses.append(loss_value)
-            window["loss"] += loss_value
+            losses.append(result.loss)
+            window["loss"] += result.loss
+            window["aux"] += result.aux_loss
             window["n"] += 1
-            window["correct"] += int(correct)
-            window["known"] += int(known)
+            window["correct"] += result.correct
+            window["known"] += result.known
             bar.update(1)
             knn_acc = None
             if monitor is not None and (step % cfg.knn_every == 0 or step == total):
@@ -367,11 +363,12 @@ def _train(cfg: TrainConfig, stop: StopSignals) -> RunSummary:
                 probe_acc = window["correct"] / window["known"] if window["known"] else None
                 row = dict(step=step, epoch=epoch, loss=window["loss"] / window["n"], lr=lr,
                            images_per_s=rate, probe_acc=probe_acc, knn_acc=knn_acc, skipped=skipped,
+                           aux_loss=window["aux"] / window["n"],
                            without_generated=without_gen if cfg.generated is not None else None)
                 if log is not None:
                     log.write(row)
                 bar.set_postfix(loss=f"{row['loss']:.4f}", img_s=f"{rate:.1f}")
-                window.update(loss=0.0, n=0, correct=0, known=0, t=now)
+                window.update(loss=0.0, aux=0.0, n=0, correct=0, known=0, t=now)
             if batch_in_epoch == steps_per_epoch:
                 epoch, batch_in_epoch = epoch + 1, 0
                 last_saved = checkpoint(epoch_name(epoch)) or last_saved

@@ -54,3 +54,26 @@ def normalized_mse(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     cos = F.cosine_similarity(p.float(), z.detach().float(), dim=1)
     return (2 - 2 * cos).mean()
 
+
+
+def negative_cosine(p1: torch.Tensor, p2: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+    """SimSiam's symmetrised loss D(p1, z2)/2 + D(p2, z1)/2 with D(p, z) = -cos(p, stopgrad(z))."""
+    d = lambda p, z: -F.cosine_similarity(p.float(), z.detach().float(), dim=1).mean()  # noqa: E731
+    return 0.5 * d(p1, z2) + 0.5 * d(p2, z1)
+
+
+def barlow_twins(z1: torch.Tensor, z2: torch.Tensor, lambd: float = 5e-3, eps: float = 1e-5) -> torch.Tensor:
+    """Barlow Twins: sum_i (1 - C_ii)^2 + lambda sum_{i != j} C_ij^2, C the cross-correlation of the
+    two views' embeddings, each standardised per dimension over the global batch.
+
+    Under DDP the embeddings of all processes are gathered (differentiably), so every process returns
+    the global-batch loss, as the authors' all-reduce of C does.
+    """
+    a, b = gather_with_grad(z1.float()), gather_with_grad(z2.float())
+    n = a.shape[0]
+    a = (a - a.mean(0)) / (a.var(0) + eps).sqrt()
+    b = (b - b.mean(0)) / (b.var(0) + eps).sqrt()
+    c = a.T @ b / n
+    on = (torch.diagonal(c) - 1).pow(2).sum()
+    off = c.pow(2).sum() - torch.diagonal(c).pow(2).sum()
+    return on + lambd * off

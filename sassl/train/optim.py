@@ -1,8 +1,9 @@
 """Optimisers and the learning-rate schedule of the published recipes.
 
-SimCLR and BYOL use LARS (layer-wise trust ratio, biases and norm parameters excluded from both
-weight decay and adaptation); MoCo v2 uses SGD. The base learning rate is scaled by the global batch
-size over 256, then follows a linear warmup and a cosine decay to zero.
+Each method's registry entry holds its :class:`OptimRecipe`: LARS (layer-wise trust ratio, biases and
+norm parameters excluded from both weight decay and adaptation) for SimCLR, BYOL and Barlow Twins, SGD
+for MoCo v2 and SimSiam. The base learning rate is scaled by the global batch size over 256, then
+follows a linear warmup and a cosine decay to zero.
 """
 
 from __future__ import annotations
@@ -23,13 +24,6 @@ class OptimRecipe:
     base_lr: float
     weight_decay: float
     warmup_epochs: float
-
-
-RECIPES: dict[str, OptimRecipe] = {
-    "simclr": OptimRecipe("lars", 0.3, 1e-6, 10),  # Chen et al. 2020, Appendix B.9
-    "moco": OptimRecipe("sgd", 0.03, 1e-4, 0),  # MoCo v2: lr 0.03 at batch 256, cosine
-    "byol": OptimRecipe("lars", 0.2, 1.5e-6, 10),  # Grill et al. 2020
-}
 
 
 class LARS(torch.optim.Optimizer):

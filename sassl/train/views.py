@@ -29,6 +29,7 @@ from torch import nn
 from sassl.style.block import apply_sassl, sample_sassl_params
 from sassl.style.stylizer import Stylizer
 from sassl.train.augment import AugConfig, ViewParams, crop, photometric, sample_view_params
+from sassl.train.record import view_record
 
 STYLE_MODES = ("none", "in-batch", "bank", "online")
 
@@ -68,6 +69,20 @@ class Batch:
     def from_loader(cls, d: dict, device: torch.device) -> "Batch":
         get = lambda k: d[k].to(device, non_blocking=True) if k in d else None  # noqa: E731
         return cls(get("image"), get("label").long(), get("content"), get("code"), get("gen_image"), get("gen_view"))
+
+
+@dataclass
+class TrainBatch:
+    """What a training step consumes: both views in [0, 1], both parameter records (the fixed
+    layout of :mod:`sassl.train.record`), the labels, and the parameters for replay and previews."""
+
+    v1: torch.Tensor  # (B, 3, H, W)
+    v2: torch.Tensor
+    rec1: torch.Tensor  # (B, len(record.COLUMNS)) float
+    rec2: torch.Tensor
+    labels: torch.Tensor  # (B,) long, -1 = unlabelled
+    p1: ViewParams
+    p2: ViewParams
 
 
 class ViewMaker(nn.Module):
@@ -116,9 +131,13 @@ class ViewMaker(nn.Module):
             p1.generated = torch.zeros(n, dtype=torch.bool)
         return p1, p2
 
-    @torch.no_grad()
     def render(self, batch: Batch, p: ViewParams) -> torch.Tensor:
         """One view in [0, 1]: crop, SASSL (when ``p.sassl`` is set), then the photometric ops."""
+        return self.render_measured(batch, p)[0]
+
+    @torch.no_grad()
+    def render_measured(self, batch: Batch, p: ViewParams) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`render`, plus the (B, 3) mean colour change of the jitter (for the record)."""
         p = p.to(batch.images.device)
         images = batch.images
         if p.generated is not None and batch.gen_images is not None:
@@ -151,7 +170,10 @@ class ViewMaker(nn.Module):
             style = self.bank_codes[idx] if self.style.mode == "bank" else batch.codes[idx]
         return apply_sassl(x, content, own, style, p.sassl, st)
 
-    def forward(self, batch: Batch, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, ViewParams, ViewParams]:
+    def forward(self, batch: Batch, generator: torch.Generator) -> TrainBatch:
+        """Sample both views' parameters, render them, and record them in the fixed layout."""
         available = batch.gen_view >= 0 if batch.gen_view is not None else None
         p1, p2 = self.sample(batch.images.shape[0], batch.images.shape[-1], generator, available)
-        return self.render(batch, p1), self.render(batch, p2), p1, p2
+        (v1, shift1), (v2, shift2) = self.render_measured(batch, p1), self.render_measured(batch, p2)
+        rec1, rec2 = view_record(p1, self.views[0], shift1), view_record(p2, self.views[1], shift2)
+        return TrainBatch(v1, v2, rec1, rec2, batch.labels, p1, p2)
