@@ -13,25 +13,49 @@ from typing import Any
 
 import torchvision
 from torch import nn
+from torchvision.models.resnet import BasicBlock, ResNet
 
 from sassl.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from sassl.weights import WeightsError, load_into, read_torch_file
 
-ARCHS = ("resnet18", "resnet50")
+# resnet18-narrow: ResNet-18 with every stage a quarter as wide (16-32-64-128 channels, 128-d
+# features, 0.7 M parameters, ~1/16 of ResNet-18's compute): small data and CPU budgets, where the
+# full network does too few steps to learn anything (see README, "Small data").
+NARROW = {"resnet18-narrow": 0.25}
+ARCHS = ("resnet18", "resnet18-narrow", "resnet50")
+
+
+class _ScaledResNet(ResNet):
+    """torchvision's ResNet-18 layout with every stage's width multiplied by ``width``."""
+
+    def __init__(self, width: float) -> None:
+        self._scale = width  # read by _make_layer, which ResNet.__init__ calls
+        super().__init__(BasicBlock, [2, 2, 2, 2])
+        stem = self.layer1[0].conv1.in_channels
+        self.conv1 = nn.Conv2d(3, stem, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(stem)
+        nn.init.kaiming_normal_(self.conv1.weight, mode="fan_out", nonlinearity="relu")
+        self.fc = nn.Linear(self.inplanes, self.fc.out_features)  # the last stage's width
+
+    def _make_layer(self, block, planes, blocks, stride=1, dilate=False):  # noqa: ANN001 (torchvision's signature)
+        if planes == 64:  # the first stage: its input is the (scaled) stem's output
+            self.inplanes = max(8, int(64 * self._scale))
+        return super()._make_layer(block, max(8, int(planes * self._scale)), blocks, stride, dilate)
 
 
 def build_backbone(arch: str = "resnet50", small_stem: bool = False) -> tuple[nn.Module, int]:
     """A randomly initialised torchvision ResNet without its classifier, and its feature width.
 
-    ``small_stem`` swaps the 7x7/2 conv + max-pool for a 3x3/1 conv, the usual stem for 32-96 px data.
+    ``small_stem`` swaps the 7x7/2 conv + max-pool for a 3x3/1 conv, the usual stem for 32-96 px data
+    (without it a 32 px input ends as a 1x1 map after the first stage's 8x downsampling).
     """
     if arch not in ARCHS:
         raise ValueError(f"unknown backbone {arch!r}; expected one of {ARCHS}")
-    net = getattr(torchvision.models, arch)(weights=None)
+    net = _ScaledResNet(NARROW[arch]) if arch in NARROW else getattr(torchvision.models, arch)(weights=None)
     dim = net.fc.in_features
     net.fc = nn.Identity()
     if small_stem:
-        net.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+        net.conv1 = nn.Conv2d(3, net.bn1.num_features, 3, 1, 1, bias=False)
         net.maxpool = nn.Identity()
     return net, dim
 

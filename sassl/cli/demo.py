@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import click
 
+from sassl.cli.style_options import stylizer_options
+
 
 @click.command("demo")
 @click.option("--out", default="demo-run", show_default=True, type=click.Path(file_okay=False),
               help="Folder for data, bank, runs and the report; rerunning reuses finished stages.")
-@click.option("--encoder-weights", default=None, help="VGG weights (vgg_normalised.pth or torchvision vgg19); default: random, said in the report.")
-@click.option("--decoder", default=None, help="AdaIN decoder.pth; default: random, said in the report.")
-@click.option("--epochs", default=8, show_default=True, type=click.IntRange(1))
-@click.option("--quick", is_flag=True, help="A smaller run (fewer images and epochs) for CI smoke tests.")
+@stylizer_options(random_default=True)
+@click.option("--steps", default=200, show_default=True, type=click.IntRange(1),
+              help="SimCLR steps per pretraining run (batch 128; about 10 minutes in all on 2 CPU cores at 200).")
+@click.option("--quick", is_flag=True, help="A much smaller run (fewer images and steps) that only checks the stages run.")
 @click.option("--seed", default=0, show_default=True, type=int)
-def demo(out: str, encoder_weights: str | None, decoder: str | None, epochs: int, quick: bool, seed: int) -> None:
+def demo(out: str, steps: int, quick: bool, seed: int, **style: str | None) -> None:
     """Generate data, precompute a bank, pretrain SimCLR with and without SASSL, evaluate, report."""
-    from sassl.demo.pipeline import DemoConfig, run_demo
+    from sassl.demo.pipeline import DemoConfig, quick_config, run_demo
 
-    cfg = DemoConfig(out=out, encoder_weights=encoder_weights, decoder=decoder, epochs=epochs, seed=seed)
-    if quick:
-        cfg.pretrain_per_class, cfg.eval_per_class, cfg.batch_size, cfg.epochs = 16, (6, 3, 6), 32, 1
-    report = run_demo(cfg)
+    cfg = DemoConfig(out=out, steps=steps, seed=seed, **style)
+    report = run_demo(quick_config(cfg) if quick else cfg)
     click.echo(f"report: {report}")

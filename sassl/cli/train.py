@@ -11,6 +11,7 @@ from sassl.cli.style_options import stylizer_options
 from sassl.train.augself import AUGSELF_GROUPS
 from sassl.train.cassle import CASSLE_GROUPS, DEFAULT_GROUPS
 from sassl.train.methods import METHODS
+from sassl.train.recipes import RECIPE_NAMES, SMALL_BELOW
 
 STYLE_HELP = (
     "Where styles come from: 'in-batch' (another sample's style, needs --bank), 'bank:STYLE_DIR' (a style "
@@ -52,16 +53,21 @@ def _read_config(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--epoch-samples", type=click.IntRange(1),
               help="Samples in the --images shards (ImageNet-1k: 1281167); skips the counting pass over them.")
 @click.option("--style", default="in-batch", show_default=True, help=STYLE_HELP)
-@click.option("--arch", default="resnet50", show_default=True, type=click.Choice(ARCHS))
+@click.option("--arch", default="resnet50", show_default=True, type=click.Choice(ARCHS),
+              help="Backbone; resnet18-narrow is ResNet-18 at a quarter width (128-d features) for small data and CPUs.")
 @click.option("--small-stem", is_flag=True, help="3x3 stride-1 stem without max-pool (32-96 px data).")
 @click.option("--image-size", default=224, show_default=True, type=click.IntRange(8), help="View size (multiple of 8).")
+@click.option("--recipe", default="auto", show_default=True, type=click.Choice(RECIPE_NAMES),
+              help=f"Optimiser, views and loss settings: 'standard' (published ImageNet recipes), 'small' (SGD lr 0.06 "
+              f"per 128, wd 5e-4, no warmup, no blur, SimCLR temperature 0.5: small images and "
+              f"batches), 'auto' (small below {SMALL_BELOW} px).")
 @click.option("--load-size", type=click.IntRange(8), help="Canonical image side for --images [image-size * 8/7].")
 @click.option("--batch-size", default=256, show_default=True, type=click.IntRange(2), help="Per process.")
 @click.option("--epochs", default=100, show_default=True, type=click.IntRange(1))
 @click.option("--steps", type=click.IntRange(1), help="Total optimiser steps (overrides --epochs).")
 @click.option("--stop-after", type=click.IntRange(1), help="End this invocation at this step, checkpointed (continue with --resume).")
-@click.option("--lr", type=float, help="Peak learning rate [method's base lr x global batch / 256].")
-@click.option("--warmup-steps", type=click.IntRange(0), help="[10 epochs for SimCLR/BYOL, 0 for MoCo; at most 10% of the run].")
+@click.option("--lr", type=float, help="Peak learning rate [the recipe's base lr x global batch / 256].")
+@click.option("--warmup-steps", type=click.IntRange(0), help="[standard recipe: 10 epochs for SimCLR/BYOL, 0 for MoCo; small: 0; at most 10% of the run].")
 @click.option("--workers", default=4, show_default=True, type=click.IntRange(0), help="DataLoader workers per process.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @stylizer_options()

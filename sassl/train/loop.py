@@ -10,6 +10,7 @@ The data position (epoch, batches consumed) is restored by the stream itself (se
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -41,6 +42,7 @@ from sassl.train.preempt import Preempted, StopSignals
 from sassl.train.preview import write_views_png
 from sassl.train.run_dir import Schedule, inputs_fingerprint, open_run, prepare_out_dir
 from sassl.train.step import NonFiniteLoss, train_step
+from sassl.train.recipes import RECIPE_NAMES, Recipe, resolve_recipe
 from sassl.train.views import Batch, StyleConfig, ViewMaker
 
 DEFAULT_PROBE_CLASSES = 1000
@@ -67,13 +69,14 @@ class TrainConfig:
     arch: str = "resnet50"
     small_stem: bool = False
     image_size: int = 224
+    recipe: str = "auto"  # auto | standard | small (sassl.train.recipes); auto: small below 64 px
     load_size: int | None = None  # canonical side for --images (default: image_size * 8/7, multiple of 8)
     batch_size: int = 256  # per process
     epochs: int = 100
     steps: int | None = None  # total optimiser steps; overrides epochs
     stop_after: int | None = None  # end this invocation at this step (checkpointed) to resume later
-    lr: float | None = None  # peak lr; default: the method's base lr * global batch / 256
-    warmup_steps: int | None = None
+    lr: float | None = None  # peak lr; default: the recipe's base lr * global batch / 256
+    warmup_steps: int | None = None  # default: the recipe's warmup epochs, at most 10% of the run
     workers: int = 4
     seed: int = 0
     stylizer: str = DEFAULT_STYLIZER
@@ -156,6 +159,8 @@ def _check_inputs(cfg: TrainConfig, mode: str) -> None:
     if mode != "none" and cfg.stylizer == "adain" and cfg.decoder is None:
         raise ConfigError(f"--style {cfg.style} with --stylizer adain needs --decoder (a decoder file, or 'random' "
                           "with --allow-random-weights)")
+    if cfg.recipe not in RECIPE_NAMES:
+        raise ConfigError(f"unknown --recipe {cfg.recipe!r}; expected one of {RECIPE_NAMES}")
     if cfg.image_size % 8:
         raise ConfigError(f"--image-size must be a multiple of 8, got {cfg.image_size}")
 
@@ -209,22 +214,30 @@ def step_seed(seed: int, rank: int, step: int) -> int:
     return ((seed * 1_000_003 + rank) * 1_000_000_007 + step) % (1 << 63)
 
 
-def _jsonable(cfg: TrainConfig) -> dict[str, Any]:
+def _jsonable(cfg: TrainConfig, recipe: Recipe) -> dict[str, Any]:
+    """The options as config.json stores them (tuples become lists), so that a resumed run's record
+    compares equal to the saved one."""
     d = asdict(cfg)
-    d["alpha"], d["beta"] = list(cfg.alpha), list(cfg.beta)
-    return d
+    d["recipe"] = recipe.name
+    d["recipe_settings"] = asdict(recipe)
+    return json.loads(json.dumps(d))
 
 
-def train(cfg: TrainConfig) -> RunSummary:
+def train(cfg: TrainConfig, recipe: Recipe | None = None) -> RunSummary:
     """Run (or resume) a pretraining run; see the module docstring. SIGTERM/SIGINT end it at a step
-    boundary with ``last.pt`` written and :class:`Preempted` raised (see preempt.py)."""
+    boundary with ``last.pt`` written and :class:`Preempted` raised (see preempt.py).
+
+    ``recipe`` replaces the one ``cfg.recipe`` names: benchmarks use it for one-change variants.
+    """
     with StopSignals() as stop:
-        return _train(cfg, stop)
+        return _train(cfg, stop, recipe)
 
 
-def _train(cfg: TrainConfig, stop: StopSignals) -> RunSummary:
+def _train(cfg: TrainConfig, stop: StopSignals, recipe: Recipe | None) -> RunSummary:
     mode, style_dir = parse_style(cfg.style)
     _check_inputs(cfg, mode)
+    if recipe is None:
+        recipe = resolve_recipe(cfg.recipe, cfg.method, cfg.image_size)
     device = _setup_distributed(cfg.device)
     rank, world = D.rank(), D.world_size()
     out = Path(cfg.out)
@@ -240,11 +253,10 @@ def _train(cfg: TrainConfig, stop: StopSignals) -> RunSummary:
         raise ConfigError(f"{spec.num_samples} samples is less than one global batch of {global_batch}")
     total = cfg.steps if cfg.steps is not None else cfg.epochs * steps_per_epoch
     epochs = math.ceil(total / steps_per_epoch)
-    recipe = METHODS[cfg.method].recipe
-    peak_lr = cfg.lr if cfg.lr is not None else scaled_lr(recipe.base_lr, global_batch)
+    peak_lr = cfg.lr if cfg.lr is not None else scaled_lr(recipe.optim.base_lr, global_batch)
     warmup = cfg.warmup_steps if cfg.warmup_steps is not None else min(
-        int(recipe.warmup_epochs * steps_per_epoch), total // 10)
-    run = open_run(_jsonable(cfg), Schedule(total, warmup, peak_lr, steps_per_epoch, global_batch),
+        int(recipe.optim.warmup_epochs * steps_per_epoch), total // 10)
+    run = open_run(_jsonable(cfg, recipe), Schedule(total, warmup, peak_lr, steps_per_epoch, global_batch),
                    inputs_fingerprint(cfg, spec, style_dir, stylizer), cfg.resume, cfg.extend, cfg.warmup_steps is not None)
     warmup = run.schedule.warmup_steps
 
@@ -252,14 +264,14 @@ def _train(cfg: TrainConfig, stop: StopSignals) -> RunSummary:
     augself, cassle = _heads(cfg, mode)
     trainee = build_trainee(cfg.method, cfg.arch, cfg.small_stem,
                             cfg.num_classes or spec.num_classes or DEFAULT_PROBE_CLASSES,
-                            cfg.method_options, augself, cassle)
+                            {**recipe.method_defaults, **cfg.method_options}, augself, cassle)
     if cfg.sync_bn and world > 1:
         trainee = nn.SyncBatchNorm.convert_sync_batchnorm(trainee)
     method = trainee.method
     trainee.to(device)
     if device.type == "cuda":
         trainee.to(memory_format=torch.channels_last)
-    optimizer = build_optimizer(trainee.ssl_modules(), recipe, peak_lr)
+    optimizer = build_optimizer(trainee.ssl_modules(), recipe.optim, peak_lr)
     probe_opt = torch.optim.Adam(trainee.probe.parameters(), lr=1e-3)
 
     step, epoch, batch_in_epoch, skipped, without_gen = 0, 0, 0, 0, 0
@@ -290,7 +302,7 @@ def _train(cfg: TrainConfig, stop: StopSignals) -> RunSummary:
         model = nn.parallel.DistributedDataParallel(trainee, device_ids=[device.index] if device.type == "cuda" else None)
 
     gen_p = cfg.gen_p if cfg.generated is not None else 0.0
-    maker = ViewMaker(METHODS[cfg.method].views, cfg.image_size, StyleConfig(mode, cfg.p, cfg.alpha, cfg.beta, cfg.decode_scale),
+    maker = ViewMaker(recipe.views, cfg.image_size, StyleConfig(mode, cfg.p, cfg.alpha, cfg.beta, cfg.decode_scale),
                       stylizer, style_codes, gen_p).to(device)
     dataset = StreamDataset(spec, cfg.seed, cfg.shuffle_buffer)
     gen = torch.Generator()
@@ -308,7 +320,7 @@ def _train(cfg: TrainConfig, stop: StopSignals) -> RunSummary:
             "optimizer": optimizer.state_dict(), "probe_optimizer": probe_opt.state_dict(),
             "step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch, "skipped": skipped,
             "without_generated": without_gen,
-            "rng": {"torch": torch.get_rng_state()}, "config": _jsonable(cfg),
+            "rng": {"torch": torch.get_rng_state()}, "config": _jsonable(cfg, recipe),
         }
         return save_checkpoint(state, out, name)
 
