@@ -42,6 +42,8 @@ FREE_KEYS = frozenset({
 })
 # Options of one invocation, never read back from a --config file.
 INVOCATION_KEYS = frozenset({"resume", "overwrite", "extend", "stop_after"})
+# Recorded in config.json but derived from an option (--recipe), never read back as one.
+DERIVED_KEYS = frozenset({"recipe_settings"})
 # What --extend may change: the run's length.
 LENGTH_KEYS = frozenset({"steps", "epochs", "schedule.total_steps"})
 EXTEND_RULE = ("from the resume step on, lr follows the warmup+cosine schedule of a run of the new "
@@ -237,4 +239,4 @@ def load_options(path: str | Path) -> dict[str, Any]:
         data = data["config"]
     if not isinstance(data, dict):
         raise RunDirError(f"{path}: expected a mapping of option names to values")
-    return {k: v for k, v in data.items() if k not in INVOCATION_KEYS}
+    return {k: v for k, v in data.items() if k not in INVOCATION_KEYS | DERIVED_KEYS}
