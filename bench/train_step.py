@@ -91,18 +91,20 @@ def make_step(autocast):
     return step
 
 
-def interleaved_step_times(step, makers: dict, steps: int, warmup: int, device) -> dict[str, float]:
+def interleaved_step_times(step, makers: dict, steps: int, warmup: int, device,
+                           clock=time.perf_counter) -> dict[str, float]:
     """Median seconds per step for each pipeline, measured round-robin (one step of each in turn)
-    so that load changes on a shared machine hit all pipelines alike."""
+    so that load changes on a shared machine hit all pipelines alike. ``clock`` is wall time, or the
+    process CPU time (``--cpu-time``: one thread, insensitive to other jobs on a shared CPU machine)."""
     times: dict[str, list[float]] = {name: [] for name in makers}
     for i in range(warmup + steps):
         for name, maker in makers.items():
             sync(device)
-            t = time.perf_counter()
+            t = clock()
             step(maker)
             sync(device)
             if i >= warmup:
-                times[name].append(time.perf_counter() - t)
+                times[name].append(clock() - t)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
@@ -141,10 +143,14 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--loader-samples", type=int, default=64)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="CPU only: one torch thread, process CPU time instead of wall time (for a shared machine)")
     ap.add_argument("--flops-only", action="store_true", help="count FLOPs per step, skip timing and the loader")
     ap.add_argument("--only", choices=("all", "style", "heads"), default="all",
                     help="style: plain vs the SASSL pipelines (and the loader); heads: plain vs AugSelf and CASSLE")
     args = ap.parse_args()
+    if args.cpu_time:
+        torch.set_num_threads(1)
     if args.quick:
         args.arch, args.batch_size, args.image_size, args.steps, args.warmup, args.loader_samples = "resnet18", 8, 96, 5, 1, 32
     warnings.simplefilter("ignore")
@@ -188,7 +194,8 @@ def main() -> None:
                           for name, heads in HEADS.items() if name != "plain"})
     step = make_step(autocast)
     flops = step_flops(step, pipelines)
-    times = {} if args.flops_only else interleaved_step_times(step, pipelines, args.steps, args.warmup, device)
+    times = {} if args.flops_only else interleaved_step_times(
+        step, pipelines, args.steps, args.warmup, device, time.process_time if args.cpu_time else time.perf_counter)
     base_f = flops["plain (--style none)"]
     print(f"\n### Training step, {args.method} {args.arch}, batch {args.batch_size}, {args.image_size} px, "
           f"{device.type}{' (' + torch.cuda.get_device_name() + ')' if device.type == 'cuda' else ''}"
