@@ -40,11 +40,12 @@ from PIL import Image
 from common import sync
 
 from sassl.bank.codecs import CODECS, DEFAULT_CODEC, ZSTD_LEVEL, Codec, decode_features, encode_batch
-from sassl.bank.format import BankSettings, manifest_path
-from sassl.precompute.job import PrecomputeConfig, precompute
+from sassl.bank.format import manifest_path
+from sassl.precompute.job import PrecomputeConfig, make_settings, precompute
 from sassl.precompute.shard import ShardEncoder
 from sassl.precompute.units import shard_units
-from sassl.style import adain, blend_stats, load_decoder, load_encoder, style_stats
+from sassl.style import StylizerSpec, adain, load_stylizer
+from sassl.style.adain import stats_code
 
 
 def photos(n: int, seed: int = 0) -> list[bytes]:
@@ -142,20 +143,21 @@ def sample_sizes(info) -> SampleSizes:
     return SampleSizes(sum(other) / info.num_samples, (on_disk - member_bytes) / members, float(np.mean(jpeg)))
 
 
-def codec_rows(encoder, decoder, pixels: torch.Tensor, sizes: SampleSizes, device: torch.device, zstd_levels: list[int]) -> tuple[list[CodecRow], float]:
+def codec_rows(stylizer, pixels: torch.Tensor, sizes: SampleSizes, device: torch.device, zstd_levels: list[int]) -> tuple[list[CodecRow], float]:
     """Per codec (and per extra zstd level for the default): bytes, stylisation PSNR, encode/decode speed.
 
     Encode time covers quantisation + compression of the batch; decode time is the reader's
     per-sample ``decode_features`` on the CPU. Both are reported as MB/s of fp32 features.
     """
-    enc, dec = encoder.to(device), decoder.to(device)
+    stylizer = stylizer.to(device)
+    enc, dec = stylizer.encoder, stylizer.decoder
     runs = [(name, ZSTD_LEVEL) for name in CODECS] + [(DEFAULT_CODEC, lvl) for lvl in zstd_levels if lvl != ZSTD_LEVEL]
     with torch.inference_mode():
         f = enc(pixels.to(device).float().div(255))
         shape, fp32_mb = tuple(f.shape[1:]), f[0].numel() * 4 / 1e6
-        mean, std = style_stats(f)
-        perm = torch.roll(torch.arange(len(f)), 1)
-        z = blend_stats((mean, std), (mean[perm], std[perm]), torch.full((len(f),), 0.3, device=device))
+        own = stats_code(f)
+        code = stylizer.blend(own, own[torch.roll(torch.arange(len(f)), 1)], torch.full((len(f),), 0.3, device=device))
+        z = (code[:, 0], code[:, 1])
         ref = dec(adain(f, *z))
         sparsity = (f == 0).float().mean().item()
         rows = []
@@ -205,21 +207,21 @@ def main() -> None:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     device = torch.device(args.device)
     S = args.image_size
-    encoder = load_encoder(args.encoder_weights, allow_random=True)
-    decoder = load_decoder(args.decoder_weights, allow_random=True)[0]  # random: seeded He init
+    stylizer = load_stylizer(StylizerSpec("adain", encoder_weights=args.encoder_weights, decoder=args.decoder_weights,
+                                          allow_random_weights=True))  # random: seeded He init
+    encoder = stylizer.encoder
     jpegs = photos(args.images)
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         spec = write_shards(jpegs, tmp, per_shard=max(args.batch_size, args.images // 4))
-        settings = BankSettings("content", encoder.fingerprint, S, DEFAULT_CODEC, 95)
-        worker = ShardEncoder(encoder, settings, device, args.batch_size, threads=os.cpu_count() or 1)
+        config = PrecomputeConfig(out=str(tmp / "bank"), shards=spec, stylizer="adain", encoder_weights=args.encoder_weights,
+                                  allow_random_weights=True, image_size=S, batch_size=args.batch_size, progress=False)
+        worker = ShardEncoder(stylizer, make_settings(config, stylizer), device, args.batch_size, threads=os.cpu_count() or 1)
         (tmp / "w").mkdir()
         start = time.perf_counter()
         results = [worker.run(u, tmp / "w") for u in shard_units(spec)]
         worker_ips = sum(r.images for r in results) / (time.perf_counter() - start)
-        config = PrecomputeConfig(out=str(tmp / "bank"), shards=spec, encoder_weights=args.encoder_weights,
-                                  allow_random_weights=True, image_size=S, batch_size=args.batch_size, progress=False)
         import ray
 
         start = time.perf_counter()  # a cluster is started once; the job itself starts actors and loads encoders
@@ -241,7 +243,7 @@ def main() -> None:
 
     enc_ips = encoder_only(encoder, pixels, args.batch_size, device)
     n_codec = min(len(pixels), 32)
-    rows, sparsity = codec_rows(encoder, decoder, pixels[:n_codec], sizes, device, args.zstd_levels)
+    rows, sparsity = codec_rows(stylizer, pixels[:n_codec], sizes, device, args.zstd_levels)
 
     print(f"\n## precompute benchmark ({device}, {S} px, {len(pixels)} images, batch {args.batch_size}, "
           f"encoder {args.encoder_weights}, decoder {args.decoder_weights}, {os.cpu_count()} CPUs)\n")
@@ -259,7 +261,7 @@ def main() -> None:
               f"{r.zstd_level if Codec(r.name).zstd else '-'} | {r.total_bytes / 1e3:.1f} | {r.feature_bytes / 1e3:.1f} | "
               f"{r.psnr_mean:.1f} | {r.psnr_worst:.1f} | {r.target_psnr:.1f} | {r.encode_mbs:.0f} | {r.decode_mbs:.0f} |")
     pick = rule_pick(rows, args.max_kb, args.min_worst_db, args.min_mean_db)
-    print(f"\nMB/s are of fp32 features ({4 * np.prod(info.feature_shape) / 1e6:.2f} MB/sample), "
+    print(f"\nMB/s are of fp32 features ({4 * np.prod(info.content_shape) / 1e6:.2f} MB/sample), "
           f"one process on {device}. Smallest codec with <= {args.max_kb:.0f} KB/sample, worst >= {args.min_worst_db:.0f} dB "
           f"and mean >= {args.min_mean_db:.0f} dB: {pick or 'none'} (DEFAULT_CODEC is {DEFAULT_CODEC}).")
 

@@ -15,6 +15,7 @@ import torchvision
 from torch import nn
 from torchvision.models.resnet import BasicBlock, ResNet
 
+from sassl.choices import ARCHS  # resnet18, resnet18-narrow (NARROW below), resnet50
 from sassl.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from sassl.weights import WeightsError, load_into, read_torch_file
 
@@ -22,7 +23,6 @@ from sassl.weights import WeightsError, load_into, read_torch_file
 # features, 0.7 M parameters, ~1/16 of ResNet-18's compute): small data and CPU budgets, where the
 # full network does too few steps to learn anything (see README, "Small data").
 NARROW = {"resnet18-narrow": 0.25}
-ARCHS = ("resnet18", "resnet18-narrow", "resnet50")
 
 
 class _ScaledResNet(ResNet):

@@ -9,6 +9,7 @@ image bytes and ``.cls`` labels are taken; nothing is unpickled.
 
 from __future__ import annotations
 
+import glob
 import io
 import os
 import random
@@ -49,15 +50,45 @@ class RawSample:
 
 
 def expand_urls(spec: str | Sequence[str]) -> list[str]:
-    """Brace-expand a shard spec (``a-{000..009}.tar``), a whitespace/comma separated list, or a list."""
+    """Expand a shard spec: brace patterns (``a-{000..009}.tar``), shell globs of local paths
+    (``a-*.tar``, ``a-0[0-4]?.tar``; matches sorted), a whitespace/comma separated list, or a list.
+
+    A glob that matches nothing is an error (a typo must not silently mean "no data").
+    """
     items = [spec] if isinstance(spec, str) else list(spec)
     urls: list[str] = []
     for item in items:
         for part in item.replace(",", " ").split() if "{" not in item else [item]:
-            urls.extend(braceexpand.braceexpand(part))
+            for url in braceexpand.braceexpand(part):
+                urls.extend(_glob(url) if is_local(url) and any(c in url for c in "*?[") else [url])
     if not urls:
-        raise ValueError(f"no shards in {spec!r}")
+        raise ValueError(f"no shards in {spec!r} (give a brace pattern a-{{000..009}}.tar, a glob a-*.tar or a list)")
     return urls
+
+
+def _glob(pattern: str) -> list[str]:
+    matches = sorted(glob.glob(os.path.expanduser(pattern)))
+    if not matches:
+        raise ValueError(f"{pattern}: no files match this pattern")
+    return matches
+
+
+def check_image_source(spec: str, what: str = "images") -> None:
+    """Refuse, before any work, an image source that is neither a folder nor shards that exist.
+
+    Raises ``FileNotFoundError``/``ValueError`` naming ``what`` (e.g. the option) and the path.
+    """
+    if Path(spec).is_dir():
+        list_image_folder(spec)
+        return
+    try:
+        urls = expand_urls(spec)
+    except ValueError as exc:
+        raise ValueError(f"{what}: {exc}") from None
+    missing = [u for u in urls if is_local(u) and not os.path.isfile(u)]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise FileNotFoundError(f"{what} {missing[0]}: neither an image folder nor a shard file{more}")
 
 
 def is_local(url: str) -> bool:

@@ -47,13 +47,19 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
     return state_dict_of(read_torch_file(path), path)
 
 
-def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], source: str) -> None:
-    """Load ``state`` strictly into ``module``; all problems are listed in one :class:`WeightsError`."""
+def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], source: str,
+              file_keys: Mapping[str, str] | None = None) -> None:
+    """Load ``state`` strictly into ``module``; all problems are listed in one :class:`WeightsError`.
+
+    ``file_keys`` maps keys of ``state`` that were renamed from the file's layout back to the file's
+    names, so that messages name what the user can find in the file (``features.2.weight``).
+    """
     expected = module.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
+    name = (lambda k: file_keys.get(k, k)) if file_keys else (lambda k: k)
+    missing = sorted(name(k) for k in set(expected) - set(state))
+    unexpected = sorted(name(k) for k in set(state) - set(expected))
     mismatched = [
-        f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}"
+        f"{name(k)} {tuple(state[k].shape)} != expected {tuple(v.shape)}"
         for k, v in expected.items()
         if k in state and tuple(state[k].shape) != tuple(v.shape)
     ]
@@ -100,10 +106,7 @@ def warn_random(what: str) -> None:
         f"RANDOM WEIGHTS for the {what}: stylised images will be noise-like, not real style "
         "transfer. Use this only for tests and smoke runs."
     )
-    warnings.warn(msg, stacklevel=3)
-    import click  # local: keep the core importable without the CLI's terminal handling
-
-    click.secho(f"WARNING: {msg}", fg="red", err=True)
+    warnings.warn(msg, stacklevel=3)  # the CLI shows each warning once, as one red WARNING line
 
 
 def _short(items: list[str], limit: int = 6) -> str:

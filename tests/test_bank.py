@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ import torch
 from PIL import Image
 
 from sassl.bank import BankError, check_stylizer, iter_bank_shard, load_style_bank, open_bank
+from sassl.bank.reader import iter_bank_items
 from sassl.bank.codecs import CODECS, Codec, CodecError, decode_features, encode_batch, npy_bytes
 from sassl.bank.format import BankSettings, bank_record, manifest_path, write_bank_json
 from sassl.bank.inspect import inspect_bank, verify_bank
@@ -180,16 +180,28 @@ def test_reader_refuses_unknown_members_and_truncated_shards(tmp_path):
     tar, _ = make_bank(tmp_path, ["a", "b"])
     info = open_bank(tmp_path)
     evil = tmp_path / "evil.tar"
-    with tarfile.open(evil, "w") as t:
-        info_ = tarfile.TarInfo("a.pyd")
-        info_.size = 4
-        t.addfile(info_, io.BytesIO(b"\x80\x04N."))
+    with ShardWriter(evil, "test") as w:  # a checksummed sample carrying a pickle member
+        w.add("a", None, {"pyd": b"\x80\x04N."})
     with pytest.raises(BankError, match="pyd"):
         list(iter_bank_shard(evil, info))
     cut = tmp_path / "cut.tar"
     cut.write_bytes(tar.read_bytes()[:1500])
+    manifest_path(cut).write_bytes(manifest_path(tar).read_bytes())
     with pytest.raises(BankError, match="cut.tar"):
         list(iter_bank_shard(cut, info))
+
+
+def test_reader_skips_a_flipped_byte_and_reads_on(tmp_path):
+    tar, _ = make_bank(tmp_path, ["a", "b", "c"])
+    info = open_bank(tmp_path)
+    rows = [r for r in read_rows(manifest_path(tar)).to_pylist() if r["key"]]
+    data = bytearray(tar.read_bytes())
+    data[rows[1]["offset"] + rows[1]["size"] - 600] ^= 0x01  # inside sample b's last member
+    tar.write_bytes(bytes(data))
+    items = list(iter_bank_items(tar, info))
+    assert [i["key"] if isinstance(i, dict) else "ERR" for i in items] == ["a", "ERR", "c"]
+    assert "b: bytes" in str(items[1]) and "checksum" in str(items[1])
+    assert len(list(iter_bank_items(tar, info, verify=False))) == 3  # unverified, the damage goes unseen
 
 
 def test_check_stylizer(tmp_path):

@@ -17,7 +17,7 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from sassl.bank import iter_bank_shard, open_bank
+from sassl.bank import iter_bank_items, iter_bank_shard, open_bank
 from sassl.bank.format import BankError, manifest_path
 from sassl.bank.inspect import inspect_bank, verify_bank
 from sassl.bank.manifest import read_rows
@@ -75,6 +75,20 @@ def test_unclip_bank_round_trip_inspect_verify_and_refusals(tiny_pipelines, tmp_
     assert generate(config).skipped == 1  # finished shard: not redone
     with pytest.raises(BankError, match="other settings.*views_per_image"):
         generate(GenerateConfig(**{**config.__dict__, "views_per_image": 3}))
+
+    # the checked reader serves generated banks: a flipped byte costs that sample only
+    good = next(r for r in rows if r["key"] == "n01_002")
+    tar = out / "train-000.tar"
+    data = bytearray(tar.read_bytes())
+    data[good["offset"] + good["size"] // 2] ^= 0xFF
+    tar.write_bytes(bytes(data))
+    items = list(iter_bank_items(tar, open_bank(out)))
+    assert [i["key"] for i in items if not isinstance(i, BankError)] == ["n01_000"]
+    assert [str(i) for i in items if isinstance(i, BankError)][0].endswith(
+        "fail their checksum (corrupt shard; `sassl bank verify --repair BANK` rebuilds it)")
+    assert not verify_bank(out).ok
+    res = CliRunner().invoke(main, ["bank", "verify", str(out), "--repair", "--in-process"])
+    assert res.exit_code == 1 and "--repair rebuilds stylizer banks only" in res.output
 
 
 def decode(jpeg: bytes) -> np.ndarray:

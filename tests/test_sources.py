@@ -22,6 +22,19 @@ def test_expand_urls_handles_braces_and_lists() -> None:
     assert expand_urls(["p-{0..1}.tar", "q.tar"]) == ["p-0.tar", "p-1.tar", "q.tar"]
 
 
+def test_expand_urls_handles_shell_globs(tmp_path) -> None:
+    for name in ("s-002.tar", "s-000.tar", "s-010.tar", "other.tar"):
+        (tmp_path / name).write_bytes(b"")
+    assert expand_urls(f"{tmp_path}/s-*.tar") == [f"{tmp_path}/s-{i}.tar" for i in ("000", "002", "010")]
+    assert expand_urls(f"{tmp_path}/s-00?.tar {tmp_path}/o*.tar") == [
+        f"{tmp_path}/s-000.tar", f"{tmp_path}/s-002.tar", f"{tmp_path}/other.tar"]
+    assert expand_urls(f"{tmp_path}/{{s-0[01]*,other}}.tar") == [
+        f"{tmp_path}/s-000.tar", f"{tmp_path}/s-002.tar", f"{tmp_path}/s-010.tar", f"{tmp_path}/other.tar"]
+    with pytest.raises(ValueError, match=r"t-\*.tar: no files match"):
+        expand_urls(f"{tmp_path}/t-*.tar")
+    assert expand_urls("https://host/a-*.tar") == ["https://host/a-*.tar"]  # remote names are not globbed
+
+
 def test_shard_keys_with_dots_stay_whole(tmp_path) -> None:
     shard = write_shard(tmp_path / "s.tar", [("n01.10026", image_bytes(0), 3), ("n01.10027", image_bytes(1), 4), ("plain", image_bytes(2), None)])
     samples = list(iter_shard(str(shard)))

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-CODECS = ("fp16", "int8", "fp16+zstd", "int8+zstd", "int6+zstd", "int5+zstd", "int4+zstd")
-DEFAULT_CODEC = "int5+zstd"  # smallest meeting the bench's size and PSNR rule (docs/bank-format.md)
+from sassl.choices import CODECS, DEFAULT_CODEC  # noqa: F401  (re-exported: the names live in the light module)
+
 # Higher levels shrink the features by a few percent at several times the encode cost, and zstd
 # decodes any level at the same speed; the level is not recorded because decoding does not need it.
 ZSTD_LEVEL = 3

@@ -13,6 +13,8 @@ import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from sassl.choices import DEFAULT_IMAGE_SIZE, DEFAULT_JPEG_QUALITY  # noqa: F401  (re-exported)
+
 FORMAT_VERSION = 3
 # Version 3 records the stylizer that made a bank (name, fingerprint, code shape, content member)
 # and adds the "generated" kind (``sassl generate``); versions 1 and 2 were AdaIN-only and are read as
@@ -22,8 +24,6 @@ READABLE_VERSIONS = (1, 2, 3)
 BANK_JSON = "bank.json"
 MANIFEST_SUFFIX = ".manifest.parquet"
 KINDS = ("content", "style", "generated")
-DEFAULT_IMAGE_SIZE = 224
-DEFAULT_JPEG_QUALITY = 95
 # What versions 1 and 2 stored: AdaIN's VGG-19 relu4_1 features (512 channels, stride 8) and stats.
 _V2_LAYER, _V2_CHANNELS, _V2_STRIDE = "relu4_1", 512, 8
 

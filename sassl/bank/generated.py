@@ -14,8 +14,6 @@ Memory: one dict entry per sample (about 150 bytes; ~200 MB for ImageNet-1k's 1.
 from __future__ import annotations
 
 import hashlib
-import io
-import tarfile
 from pathlib import Path
 
 import torch
@@ -23,7 +21,7 @@ import torch
 from sassl.bank.codecs import CodecError
 from sassl.bank.format import GENERATED_KIND, BankError, manifest_path
 from sassl.bank.manifest import read_rows
-from sassl.bank.reader import generated_views, open_bank
+from sassl.bank.reader import generated_views, open_bank, sample_fields
 
 
 class GeneratedBank:
@@ -71,13 +69,9 @@ class GeneratedBank:
         except OSError as exc:
             raise BankError(f"{name}: unreadable ({exc})") from None
         if hashlib.sha256(blob).hexdigest() != sha:
-            raise BankError(f"{name}: bytes {offset}+{size} fail their checksum")
-        fields = {}
+            raise BankError(f"{name}: bytes {offset}+{size} fail their checksum "
+                            "(corrupt shard; `sassl bank verify --repair BANK` rebuilds it)")
         try:
-            with tarfile.open(fileobj=io.BytesIO(blob), mode="r:") as tar:
-                for member in tar:
-                    fields[member.name.partition(".")[2]] = tar.extractfile(member).read()
-            return generated_views(fields, name, self.info, range(view, view + 1))[0]
-        except (tarfile.TarError, CodecError) as exc:
+            return generated_views(sample_fields(blob, key, name), name, self.info, range(view, view + 1))[0]
+        except CodecError as exc:
             raise BankError(f"{name}: corrupt generated sample ({exc})") from None
-

@@ -67,6 +67,9 @@ class Verification:
     shards: int = 0
     samples: int = 0
     problems: list[str] = field(default_factory=list)
+    # shard name (the tar's name without ``.tar``) -> the input it was made from, as its manifest
+    # records it (None when the manifest itself is unreadable): what ``--repair`` rebuilds
+    failed: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -80,18 +83,23 @@ def verify_bank(bank_dir: str | Path) -> Verification:
     result = Verification()
     for manifest in sorted(root.glob(f"*{MANIFEST_SUFFIX}")):
         result.shards += 1
+        name = manifest.name.removesuffix(MANIFEST_SUFFIX)
         try:
             meta, rows = read_meta(manifest), read_rows(manifest)
         except BankError as exc:
             result.problems.append(str(exc))
+            result.failed[name] = None
             continue
         tar = manifest.with_name(meta.tar_name)
         if completed_tar(manifest) is None:
             have = tar.stat().st_size if tar.is_file() else "missing"
-            result.problems.append(f"{tar}: size {have}, manifest records {meta.tar_bytes} bytes")
-            continue
-        result.problems += _check_tar(tar, meta.tar_sha256, rows.to_pylist())
-        result.samples += meta.num_samples
+            problems = [f"{tar}: size {have}, manifest records {meta.tar_bytes} bytes"]
+        else:
+            problems = _check_tar(tar, meta.tar_sha256, rows.to_pylist())
+            result.samples += meta.num_samples
+        if problems:
+            result.problems += problems
+            result.failed[name] = meta.source
     return result
 
 

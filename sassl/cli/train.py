@@ -6,12 +6,10 @@ from typing import Any
 
 import click
 
-from sassl.backbone import ARCHS
+from sassl.choices import (ARCHS, AUGSELF_GROUPS, CASSLE_DEFAULT_GROUPS, CASSLE_GROUPS, METHOD_NAMES, RECIPE_NAMES,
+                           SMALL_BELOW)
+from sassl.cli.base import SectionedCommand
 from sassl.cli.style_options import stylizer_options
-from sassl.train.augself import AUGSELF_GROUPS
-from sassl.train.cassle import CASSLE_GROUPS, DEFAULT_GROUPS
-from sassl.train.methods import METHODS
-from sassl.train.recipes import RECIPE_NAMES, SMALL_BELOW
 
 STYLE_HELP = (
     "Where styles come from: 'in-batch' (another sample's style, needs --bank), 'bank:STYLE_DIR' (a style "
@@ -45,8 +43,32 @@ def _read_config(ctx: click.Context, param: click.Parameter, value: str | None) 
     return value
 
 
-@click.command("train")
-@click.option("--method", required=True, type=click.Choice(sorted(METHODS)), help="SSL method.")
+TRAIN_EXAMPLES = """\b
+Examples:
+  sassl train --method simclr --bank banks/in1k --out runs/simclr-sassl
+  sassl train --method simclr --bank banks/in1k-adain --stylizer adain --decoder decoder.pth --encoder-weights vgg_normalised.pth --out runs/simclr-adain
+  sassl train --method byol --images 'imagenet/train-{000000..001023}.tar' --style none --epoch-samples 1281167 --out runs/byol
+  sassl train --method moco --bank banks/in1k --style bank:banks/wikiart --out runs/moco --resume
+  sassl train --method simsiam --bank banks/in1k --augself crop,color --out runs/simsiam-augself
+"""
+
+# The --help section of every option (by parameter name). An option missing here shows under
+# "Other options" and fails tests/test_cli.py: put each new option in the section it belongs to.
+TRAIN_SECTIONS = [
+    ("Data", ["bank", "images", "epoch_samples", "image_size", "load_size", "workers", "num_classes"]),
+    ("Method", ["method", "method_opt", "augself", "cassle", "arch", "small_stem"]),
+    ("Style (SASSL)", ["style", "stylizer", "stylizer_weights", "encoder_weights", "decoder", "allow_random_weights",
+                       "p", "alpha", "beta", "decode_scale"]),
+    ("Optimisation", ["recipe", "batch_size", "epochs", "steps", "lr", "warmup_steps", "seed"]),
+    ("Run", ["out", "config", "overwrite", "resume", "extend", "stop_after", "ckpt_every", "keep_checkpoints", "device",
+             "sync_bn"]),
+    ("Generative views", ["generated", "gen_p"]),
+    ("Monitoring", ["log_every", "tensorboard", "knn_monitor", "knn_every"]),
+]
+
+
+@click.command("train", cls=SectionedCommand, sections=TRAIN_SECTIONS, epilog=TRAIN_EXAMPLES)
+@click.option("--method", required=True, type=click.Choice(METHOD_NAMES), help="SSL method.")
 @click.option("--bank", type=click.Path(file_okay=False), help="Content bank directory (from `sassl precompute`).")
 @click.option("--images", help="Instead of a bank: an image folder or an image shard spec (data-{000..009}.tar).")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory (checkpoints, metrics, views.png).")
@@ -63,17 +85,19 @@ def _read_config(ctx: click.Context, param: click.Parameter, value: str | None) 
               f"batches), 'auto' (small below {SMALL_BELOW} px).")
 @click.option("--load-size", type=click.IntRange(8), help="Canonical image side for --images [image-size * 8/7].")
 @click.option("--batch-size", default=256, show_default=True, type=click.IntRange(2), help="Per process.")
-@click.option("--epochs", default=100, show_default=True, type=click.IntRange(1))
+@click.option("--epochs", default=100, show_default=True, type=click.IntRange(1), help="Passes over the data.")
 @click.option("--steps", type=click.IntRange(1), help="Total optimiser steps (overrides --epochs).")
 @click.option("--stop-after", type=click.IntRange(1), help="End this invocation at this step, checkpointed (continue with --resume).")
 @click.option("--lr", type=float, help="Peak learning rate [the recipe's base lr x global batch / 256].")
 @click.option("--warmup-steps", type=click.IntRange(0), help="[standard recipe: 10 epochs for SimCLR/BYOL, 0 for MoCo; small: 0; at most 10% of the run].")
 @click.option("--workers", default=4, show_default=True, type=click.IntRange(0), help="DataLoader workers per process.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of initialisation, data order and augmentation.")
 @stylizer_options()
 @click.option("--p", "p", default=0.8, show_default=True, type=click.FloatRange(0, 1), help="SASSL probability on view 1.")
-@click.option("--alpha", nargs=2, default=(0.1, 0.3), show_default=True, type=click.FloatRange(0, 1), metavar="MIN MAX")
-@click.option("--beta", nargs=2, default=(0.1, 0.3), show_default=True, type=click.FloatRange(0, 1), metavar="MIN MAX")
+@click.option("--alpha", nargs=2, default=(0.1, 0.3), show_default=True, type=click.FloatRange(0, 1), metavar="MIN MAX",
+              help="Range of alpha: weight of the new style in the blended style code.")
+@click.option("--beta", nargs=2, default=(0.1, 0.3), show_default=True, type=click.FloatRange(0, 1), metavar="MIN MAX",
+              help="Range of beta: weight of the stylised image in the pixel blend with the original.")
 @click.option("--decode-scale", default=1.0, show_default=True, type=click.FloatRange(0.1, 1.0),
               help="Render the stylised crop at this fraction of --image-size, then upsample (0.5: ~4x cheaper).")
 @click.option("--generated", type=click.Path(file_okay=False),
@@ -82,9 +106,9 @@ def _read_config(ctx: click.Context, param: click.Parameter, value: str | None) 
               help="With --generated: probability that view 2 is a generated copy (a random one of the K, per epoch).")
 @click.option("--ckpt-every", default=1000, show_default=True, type=click.IntRange(1), help="Steps between last.pt saves.")
 @click.option("--resume", is_flag=True, help="Continue from RUN_DIR/last.pt (model, optimiser, schedule, data position).")
-@click.option("--device", default="auto", show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, ... (torchrun: one GPU per process).")
 @click.option("--sync-bn", is_flag=True, help="SyncBatchNorm across processes under torchrun.")
-@click.option("--log-every", default=10, show_default=True, type=click.IntRange(1))
+@click.option("--log-every", default=10, show_default=True, type=click.IntRange(1), help="Steps between metrics rows.")
 @click.option("--num-classes", type=click.IntRange(1), help="Online linear probe classes [from the folder, else 1000].")
 @click.option("--config", type=click.Path(dir_okay=False, exists=True), is_eager=True, expose_value=False,
               callback=_read_config,
@@ -107,7 +131,7 @@ def _read_config(ctx: click.Context, param: click.Parameter, value: str | None) 
                    "unless given), e.g. crop,color or crop:1,color:1,style:0.5.")
 @click.option("--cassle", metavar="GROUP,...",
               help=f"CASSLE: condition the projector on each view's descriptor; groups {','.join(CASSLE_GROUPS)} "
-                   f"(the authors' default: {','.join(DEFAULT_GROUPS)}).")
+                   f"(the authors' default: {','.join(CASSLE_DEFAULT_GROUPS)}).")
 def train_cmd(method_opt: tuple[str, ...], **opts: Any) -> None:
     """Self-supervised pretraining (SimCLR, MoCo v2, BYOL, SimSiam, Barlow Twins; AugSelf and CASSLE on
     any of them) with SASSL on view 1.

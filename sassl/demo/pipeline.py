@@ -31,6 +31,8 @@ from sassl import evaluate as ev
 from sassl.backbone import backbone_record, build_backbone
 from sassl.demo.report import PROBES, chart, gap_interval, scores
 from sassl.precompute import PrecomputeConfig, precompute
+from sassl.style.registry import load_stylizer
+from sassl.style.stylizer import StylizerSpec
 from sassl.train.checkpoint import LAST, load_checkpoint
 from sassl.train.loop import TrainConfig, train
 
@@ -75,8 +77,9 @@ class DemoConfig:
         """Stylizer options for precompute and training (TrainConfig field names)."""
         if self.stylizer != "adain":
             return dict(stylizer=self.stylizer, stylizer_weights=self.stylizer_weights)
-        return dict(stylizer="adain", encoder_weights=self.encoder_weights or "random", decoder=self.decoder or "random",
-                    allow_random_weights=self.random_weights)
+        return dict(stylizer="adain",  # None means random; '' is a bad path, not "random"
+                    encoder_weights="random" if self.encoder_weights is None else self.encoder_weights,
+                    decoder="random" if self.decoder is None else self.decoder, allow_random_weights=self.random_weights)
 
 
 def quick_config(cfg: DemoConfig) -> DemoConfig:
@@ -121,8 +124,10 @@ def run_demo(cfg: DemoConfig) -> Path:
     """Run every stage (finished stages of an earlier run in the same folder are reused); returns the report path."""
     out = Path(cfg.out)
     t_start = time.perf_counter()
-    shards, eval_dir = _timed(cfg, "generate data", lambda: make_data(cfg, out / "data"))
     style = cfg.style_options()
+    load_stylizer(StylizerSpec(style["stylizer"], style.get("stylizer_weights"), style.get("encoder_weights", "torchvision"),
+                               style.get("decoder"), style.get("allow_random_weights", False)))  # bad weights: stop before writing
+    shards, eval_dir = _timed(cfg, "generate data", lambda: make_data(cfg, out / "data"))
     encode_only = {k: v for k, v in style.items() if k != "decoder"}  # precompute runs no renderer
     bank = out / "bank"
     summary = _timed(cfg, "precompute bank", lambda: precompute(PrecomputeConfig(

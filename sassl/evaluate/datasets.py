@@ -26,6 +26,8 @@ import torchvision.datasets as tvd
 from PIL import Image
 from torch.utils.data import Dataset, Subset
 
+from sassl.choices import EVAL_TARGETS, IMAGEFOLDER
+
 SPLITS = ("train", "val", "test")
 MEAN_PER_CLASS = "mean_per_class"
 TOP1 = "top1"
@@ -341,11 +343,12 @@ TARGETS: dict[str, _Target] = {
         _build_sun397,
     ),
 }
-IMAGEFOLDER = "imagefolder:"
+if tuple(TARGETS) != EVAL_TARGETS:  # the CLI lists EVAL_TARGETS without importing torchvision
+    raise ImportError(f"sassl.choices.EVAL_TARGETS {EVAL_TARGETS} differ from the targets {tuple(TARGETS)}")
 
 
 def target_names() -> list[str]:
-    return [*TARGETS, IMAGEFOLDER + "PATH"]
+    return [*EVAL_TARGETS, IMAGEFOLDER + "PATH"]
 
 
 def target_metric(target: str) -> str:

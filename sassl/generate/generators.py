@@ -29,11 +29,15 @@ from typing import Protocol, Sequence
 import numpy as np
 from PIL import Image
 
+from sassl.choices import GENERATOR_PIPELINES
+
 EXTRA = "generative"
 PIPELINES = {  # kind -> diffusers class name (as model_index.json writes it)
     "unclip": "StableUnCLIPImg2ImgPipeline",
     "image-variation": "StableDiffusionImageVariationPipeline",
 }
+if ("auto", *PIPELINES) != GENERATOR_PIPELINES:  # the CLI offers sassl.choices' names
+    raise ImportError("sassl.choices.GENERATOR_PIPELINES does not match sassl.generate.generators.PIPELINES")
 # kind -> (steps, guidance) when the user gives none
 DEFAULTS = {"unclip": (10, 10.0), "image-variation": (50, 3.0)}
 MODEL_INDEX = "model_index.json"

@@ -10,13 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sassl.bank.format import DEFAULT_IMAGE_SIZE, DEFAULT_JPEG_QUALITY, GeneratedSettings, bank_record
+from sassl.bank.format import GeneratedSettings, bank_record
+from sassl.choices import DEFAULT_IMAGE_SIZE, DEFAULT_JPEG_QUALITY, DEFAULT_SHARD_SIZE, DEFAULT_VIEWS
 from sassl.generate.generators import GeneratorSpec
 from sassl.generate.worker import GeneratorFactory
-from sassl.precompute.job import DEFAULT_SHARD_SIZE, JobOptions, Summary, plan, run_job
+from sassl.precompute.job import JobOptions, Summary, plan, run_job
 from sassl.precompute.units import InputError
-
-DEFAULT_VIEWS = 10  # the authors' generated views per real image
 
 
 @dataclass(frozen=True)
@@ -43,6 +42,7 @@ class GenerateConfig:
     shard_size: int = DEFAULT_SHARD_SIZE
     progress: bool = True
     in_process: bool = False
+    verbose: bool = False  # show Ray's start-up messages and the workers' output
 
 
 def generate(config: GenerateConfig) -> Summary:
@@ -65,6 +65,6 @@ def generate(config: GenerateConfig) -> Summary:
         shard_size=config.shard_size if config.image_folder is not None else None,
     )
     options = JobOptions(config.workers, config.num_cpus, config.address, config.progress, config.in_process,
-                         desc="generate")
+                         desc="generate", verbose=config.verbose)
     return run_job(units, Path(config.out), settings, lambda totals: bank_record(settings, config.generator, totals),
                    GeneratorFactory(spec, settings, config.batch_size), options, config.views_per_image)

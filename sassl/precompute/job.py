@@ -16,6 +16,7 @@ Steps 1-4 are :func:`run_job`; what a worker does with a shard is pluggable (a :
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import time
@@ -41,12 +42,11 @@ from sassl.bank.format import (
     settings_from_json,
 )
 from sassl.bank.manifest import completed_tar
+from sassl.choices import DEFAULT_SHARD_SIZE
 from sassl.precompute.shard import ShardEncoder, ShardResult
 from sassl.precompute.units import InputError, WorkUnit, folder_units, shard_units
 from sassl.style.registry import DEFAULT_STYLIZER, load_stylizer
 from sassl.style.stylizer import Stylizer, StylizerSpec
-
-DEFAULT_SHARD_SIZE = 1000
 
 
 class ShardWorker(Protocol):
@@ -70,6 +70,8 @@ class JobOptions:
     progress: bool = True
     in_process: bool = False  # no Ray: run the worker in this process
     desc: str = "precompute"  # progress bar label
+    verbose: bool = False  # show Ray's start-up messages and the workers' output
+    rebuild: tuple[str, ...] = ()  # repair: only these units, rewritten even when finished
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,9 @@ class PrecomputeConfig:
     shard_size: int = DEFAULT_SHARD_SIZE
     progress: bool = True
     in_process: bool = False  # no Ray: encode in this process (tests, benchmarks, small data)
+    verbose: bool = False  # show Ray's start-up messages and the workers' output
+    # Repair: only these units, rebuilt even when finished (their manifests are dropped first)
+    rebuild: tuple[str, ...] = ()
 
 
 @dataclass
@@ -149,6 +154,15 @@ def plan(shards: str | list[str] | None, image_folder: str | None, shard_size: i
     if shards is not None:
         return shard_units(shards)
     return folder_units(image_folder, shard_size)
+
+
+def _select(units: list[WorkUnit], names: tuple[str, ...]) -> list[WorkUnit]:
+    """The units named ``names``; an input that no longer yields one of them is refused before any work."""
+    by_name = {u.name: u for u in units}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise InputError(f"the inputs no longer produce shard(s) {', '.join(missing)}; cannot rebuild them")
+    return [by_name[n] for n in names]
 
 
 def stylizer_spec(config: PrecomputeConfig) -> StylizerSpec:
@@ -222,18 +236,25 @@ def bank_totals(out: Path) -> dict:
     return {"shards": shards, "samples": samples, "errors": errors, "bytes": size}
 
 
-def precompute(config: PrecomputeConfig) -> Summary:
-    """Run the whole job; see the module docstring. Raises InputError/BankError/WeightsError before work."""
+def precompute(config: PrecomputeConfig, stylizer: Stylizer | None = None) -> Summary:
+    """Run the whole job; see the module docstring. Raises InputError/BankError/WeightsError before work.
+
+    ``stylizer`` is the encoding stylizer of ``config`` when the caller has loaded it already (repair
+    loads it first to check it against the bank); None loads it here.
+    """
     units = plan(config.shards, config.image_folder, config.shard_size)
-    stylizer = load_stylizer(stylizer_spec(config), "encode")
+    if stylizer is None:
+        stylizer = load_stylizer(stylizer_spec(config), "encode")
     settings = make_settings(config, stylizer)
-    options = JobOptions(config.workers, config.num_cpus, config.address, config.progress, config.in_process)
+    options = JobOptions(config.workers, config.num_cpus, config.address, config.progress, config.in_process,
+                         verbose=config.verbose, rebuild=config.rebuild)
+    loaded = stylizer
 
     def in_process(device: str, threads: int) -> ShardEncoder:  # reuses the stylizer loaded above
-        return ShardEncoder(stylizer, settings, device, config.batch_size, threads)
+        return ShardEncoder(loaded, settings, device, config.batch_size, threads)
 
     factory = in_process if config.in_process else EncoderFactory(config, settings)
-    return run_job(units, Path(config.out), settings, lambda totals: bank_record(settings, stylizer.source, totals),
+    return run_job(units, Path(config.out), settings, lambda totals: bank_record(settings, loaded.source, totals),
                    factory, options)
 
 
@@ -252,8 +273,15 @@ class EncoderFactory:
 def run_job(units: list[WorkUnit], out: Path, settings: BankSettings | GeneratedSettings,
             record: Callable[[dict | None], dict], factory: WorkerFactory, options: JobOptions,
             outputs_per_sample: int = 1) -> Summary:
-    """Steps 2-4 of the module docstring for any shard worker; ``record(totals)`` gives ``bank.json``."""
+    """Steps 2-4 of the module docstring for any shard worker; ``record(totals)`` gives ``bank.json``.
+
+    ``options.rebuild`` (repair) restricts the run to those units and rewrites them even when finished.
+    """
+    if options.rebuild:
+        units = _select(units, options.rebuild)
     prepare_out(out, settings, record(None))
+    for unit in units if options.rebuild else ():
+        manifest_path(out / f"{unit.name}.tar").unlink(missing_ok=True)  # unfinished until rewritten
     summary = Summary(shards_total=len(units), outputs_per_sample=outputs_per_sample)
     todo = [u for u in units if completed_tar(manifest_path(out / f"{u.name}.tar")) is None]
     summary.skipped = len(units) - len(todo)
@@ -299,7 +327,11 @@ def _run_on_ray(factory: WorkerFactory, todo: list[WorkUnit], out: Path, summary
 
     started = not ray.is_initialized()
     if started:
-        kwargs = {"include_dashboard": False, "log_to_driver": True}
+        # Workers' output (their copies of the driver's warnings, Ray's own notes) and Ray's start-up
+        # messages (token authentication, "Started a local Ray instance") stay in Ray's log files
+        # unless --verbose: failures come back as ShardResult.failed / exceptions and are reported here.
+        kwargs = {"include_dashboard": False, "log_to_driver": options.verbose,
+                  "logging_level": logging.INFO if options.verbose else logging.ERROR}
         if options.address is None and not os.environ.get("RAY_ADDRESS"):
             kwargs["num_cpus"] = options.num_cpus or os.cpu_count() or 1
         ray.init(address=options.address, **kwargs)

@@ -136,6 +136,9 @@ def write_unit(unit: WorkUnit, out_dir: str | Path, prep: Callable[[RawSample], 
                     _flush(writer, batch, encode)
             if batch:
                 _flush(writer, batch, encode)
+            if not any(row["error"] is None for row in writer.rows):  # nothing usable: fail, write nothing
+                first = f"; first: {writer.rows[0]['error']}" if writer.rows else ""
+                raise ShardError(f"{unit.source}: no readable image ({len(writer.rows)} unreadable{first})")
     except ShardError as exc:
         return ShardResult(unit.name, failed=str(exc), seconds=time.perf_counter() - start)
     meta = writer.meta

@@ -30,6 +30,7 @@ class WorkUnit:
 
     @property
     def source(self) -> str:
+        """What a manifest records as the shard's input (:func:`folder_of_source` reverses it)."""
         return self.url if self.url is not None else f"{self.root} ({len(self.files)} files)"
 
     def samples(self) -> Iterator[RawSample]:
@@ -48,9 +49,20 @@ class WorkUnit:
             yield RawSample(key, data, ext, label, str(p))
 
 
+def folder_of_source(source: str) -> str:
+    """The image folder in a virtual shard's recorded source ``ROOT (N files)``."""
+    root, sep, rest = source.rpartition(" (")
+    if not sep or not rest.endswith(" files)"):
+        raise InputError(f"{source!r}: not an image-folder source (expected 'FOLDER (N files)')")
+    return root
+
+
 def shard_units(spec: str | list[str]) -> list[WorkUnit]:
     """Units for shard URLs; local shards must exist and output names must not clash."""
-    urls = expand_urls(spec)
+    try:
+        urls = expand_urls(spec)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     missing = [u for u in urls if is_local(u) and not Path(u).is_file()]
     if missing:
         more = f" (and {len(missing) - 3} more)" if len(missing) > 3 else ""

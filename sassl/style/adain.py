@@ -7,6 +7,8 @@ reference port's feature blend alpha * AdaIN(f_c, f_s) + (1 - alpha) * f_c.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 from sassl.style.decoder import Decoder, load_decoder
@@ -91,18 +93,22 @@ def load(spec: StylizerSpec, parts: str = "all") -> AdaINStylizer:
     what identifies the pair, and is dropped after.
     """
     decoder, expected = None, None
-    if parts in ("all", "render"):
-        if spec.decoder is None:
-            raise WeightsError("--stylizer adain needs --decoder (a decoder.pth, or 'random' with --allow-random-weights)")
-        decoder, expected = load_decoder(spec.decoder, spec.allow_random_weights)
-    encoder = None
-    if parts in ("all", "encode") or expected is None:
-        encoder = load_encoder(spec.encoder_weights, spec.allow_random_weights)
-        if expected is not None and expected != encoder.fingerprint:
-            raise WeightsError(
-                f"{spec.decoder}: this decoder was trained for encoder {expected}, but the encoder "
-                f"({spec.encoder_weights}) has fingerprint {encoder.fingerprint}; pass the encoder weights it was trained with"
-            )
+    with warnings.catch_warnings(record=True) as caught:  # warn (random weights) only once both are usable
+        warnings.simplefilter("always")
+        if parts in ("all", "render"):
+            if spec.decoder is None:
+                raise WeightsError("--stylizer adain needs --decoder (a decoder.pth, or 'random' with --allow-random-weights)")
+            decoder, expected = load_decoder(spec.decoder, spec.allow_random_weights)
+        encoder = None
+        if parts in ("all", "encode") or expected is None:
+            encoder = load_encoder(spec.encoder_weights, spec.allow_random_weights)
+    if expected is not None and encoder is not None and expected != encoder.fingerprint:
+        raise WeightsError(
+            f"{spec.decoder}: this decoder was trained for encoder {expected}, but the encoder "
+            f"({spec.encoder_weights}) has fingerprint {encoder.fingerprint}; pass the encoder weights it was trained with"
+        )
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     fingerprint = expected or encoder.fingerprint
     if parts == "render":
         encoder = None

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from sassl.choices import DEFAULT_STYLIZER, STYLIZER_NAMES  # noqa: F401  (DEFAULT_STYLIZER re-exported)
+
 if TYPE_CHECKING:  # the registry itself stays importable without torch (the CLI reads its names)
     from sassl.style.stylizer import Stylizer, StylizerSpec
 
@@ -13,7 +15,7 @@ STYLIZERS: dict[str, str] = {
     "ghiasi": "sassl.style.ghiasi",
     "adain": "sassl.style.adain",
 }
-DEFAULT_STYLIZER = "ghiasi"
+assert tuple(STYLIZERS) == STYLIZER_NAMES, "sassl.choices.STYLIZER_NAMES must list exactly the registry's stylizers"
 PARTS = ("all", "encode", "render")
 
 

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from sassl.atomic import atomic_torch_save
 from sassl.device import resolve_device
+from sassl.sources import check_image_source
 from sassl.style.adain import adain, style_stats
 from sassl.style.decoder import Decoder, save_decoder
 from sassl.style.images import RandomCrops
@@ -77,10 +78,12 @@ def _batches(spec: str, cfg: DecoderTrainConfig, seed: int) -> DataLoader:
 def train_decoder(cfg: DecoderTrainConfig) -> dict:
     """Train (or resume training) a decoder; returns a summary with the first and last losses."""
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_image_source(cfg.content, "--content")
+    check_image_source(cfg.style, "--style")
     ckpt_path = out / "checkpoint.pt"
     device = resolve_device(cfg.device)
     encoder = load_encoder(cfg.encoder, cfg.allow_random_weights).to(device)
+    out.mkdir(parents=True, exist_ok=True)  # only once the inputs are known to be usable
     torch.manual_seed(cfg.seed)
     decoder = Decoder().to(device)
     opt = torch.optim.Adam(decoder.parameters(), lr=cfg.lr)

@@ -106,6 +106,7 @@ def from_torchvision_state(state: dict[str, torch.Tensor], source: str = "state 
     """Encoder from torchvision ``vgg19`` weights (keys ``features.N.weight``; classifier ignored)."""
     ours = _conv_indices()
     mapped: dict[str, torch.Tensor] = {}
+    file_keys: dict[str, str] = {}
     for tv, mine in zip(_TV_CONVS, ours):
         if mine >= RELU4_1:
             break
@@ -114,12 +115,13 @@ def from_torchvision_state(state: dict[str, torch.Tensor], source: str = "state 
             if key not in state:
                 raise WeightsError(f"{source}: not torchvision VGG-19 weights (missing {key})")
             mapped[f"{mine}.{p}"] = state[key]
+            file_keys[f"{mine}.{p}"] = key
     mean = torch.tensor(IMAGENET_MEAN)
     std = torch.tensor(IMAGENET_STD)
     mapped["0.weight"] = torch.diag(1.0 / std).reshape(3, 3, 1, 1)
     mapped["0.bias"] = -mean / std
     enc = VGGEncoder("torchvision")
-    load_into(enc.net, mapped, source)
+    load_into(enc.net, mapped, source, file_keys)
     return enc._finish()
 
 

@@ -13,10 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sassl.choices import AUGSELF_GROUPS  # defined in the light module: the CLI reads it without torch
 from sassl.train.heads import mlp
 from sassl.train.record import GROUPS, augself_targets
 
-AUGSELF_GROUPS = ("crop", "color", "flip", "blur", "style")
 DEFAULT_WEIGHT = 0.5  # the authors' ImageNet-100 / ResNet-50 setting (crop and colour)
 HIDDEN = 512
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from torch import nn
 
+from sassl.choices import CASSLE_DEFAULT_GROUPS, CASSLE_GROUPS
 from sassl.train.record import GROUPS
 
-CASSLE_GROUPS = ("crop", "color", "color_diff", "blur", "grayscale", "flip", "style")
-DEFAULT_GROUPS = ("crop", "color", "color_diff", "blur", "grayscale")
+DEFAULT_GROUPS = CASSLE_DEFAULT_GROUPS  # the names live in sassl.choices (read by the CLI without torch)
 WIDTH, DEPTH = 64, 6
 
 

@@ -36,7 +36,7 @@ from tqdm import tqdm
 from sassl.bank.format import manifest_path, sanitise_key
 from sassl.bank.generated import GeneratedBank
 from sassl.bank.manifest import read_rows
-from sassl.bank.reader import BankError, BankInfo, iter_bank_shard, open_bank
+from sassl.bank.reader import BankError, BankInfo, iter_bank_items, open_bank
 from sassl.sources import (
     ImageError,
     RawSample,
@@ -106,8 +106,9 @@ def _unit_samples(spec: DataSpec, unit: Any) -> Iterator[dict | Exception]:
     """Decoded samples of one unit; a failure is yielded as the exception (to be counted)."""
     try:
         if spec.kind == "bank":
-            for s in iter_bank_shard(unit, spec.bank):
-                yield s  # key, image, code, content (when stored), label
+            # checksummed per sample: a flipped byte is an error; items carry key, image, code,
+            # content (when stored), label (the key ties them to a generated bank; collated as a list)
+            yield from iter_bank_items(unit, spec.bank)
             return
         raws = iter_shard(unit) if spec.kind == "shards" else [_read_file(*unit, spec.root)]
         for raw in raws:

@@ -24,12 +24,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from sassl.choices import RECIPE_NAMES, SMALL_BELOW  # defined in the light module: the CLI reads them without torch
 from sassl.train.augment import AugConfig
 from sassl.train.methods import METHODS
 from sassl.train.optim import OptimRecipe
 
-RECIPE_NAMES = ("auto", "standard", "small")
-SMALL_BELOW = 64  # ``auto`` picks the small-data recipe for views smaller than this (px)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Any
 
 from torch import nn
 
+from sassl.choices import METHOD_NAMES
 from sassl.train.methods import barlow, byol, moco, simclr, simsiam
 from sassl.train.methods.spec import MethodSpec
 
@@ -23,6 +24,8 @@ METHODS: dict[str, MethodSpec] = {
     "simsiam": simsiam.SPEC,
     "barlow": barlow.SPEC,
 }
+if sorted(METHODS) != sorted(METHOD_NAMES):  # the CLI offers METHOD_NAMES without importing torch
+    raise ImportError(f"sassl.choices.METHOD_NAMES {METHOD_NAMES} differ from the methods {sorted(METHODS)}")
 
 
 def _spec(name: str) -> MethodSpec:
