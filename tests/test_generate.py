@@ -174,6 +174,34 @@ def test_missing_model_extras_and_options_give_one_line(tiny_pipelines, tmp_path
         GeneratorSpec.resolve(str(tiny_pipelines["unclip"]))
 
 
+def kill_session(proc: subprocess.Popen) -> None:
+    """SIGKILL every process of ``proc``'s session (the driver, its raylet and Ray workers, which may
+    sit in process groups of their own) and wait until none is left, so that no worker of the killed
+    run can still write into the bank while the rerun works on it."""
+    def members() -> list[int]:
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == proc.pid and fields[0] != "Z":  # session id; zombies are already dead
+                pids.append(int(stat.parent.name))
+        return pids
+
+    deadline = time.time() + 60
+    while (left := members()) and time.time() < deadline:
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        proc.poll()
+        time.sleep(0.05)
+    proc.wait()
+    assert not members(), "processes of the killed run survived"
+
+
 @pytest.fixture(scope="module")
 def ray_cluster():
     import ray
@@ -201,8 +229,7 @@ def test_ray_job_corrupt_tar_kill_and_resume_gives_identical_images(ray_cluster,
     deadline = time.time() + 240
     while not list(killed.glob("*.manifest.parquet")) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)  # kill -9 the driver and its Ray
-    proc.wait()
+    kill_session(proc)  # kill -9 the driver and its Ray
     assert list(killed.glob("*.manifest.parquet")), "the killed run never finished a shard"
     (killed / ".part-002.tar.abcd.tmp").write_bytes(b"partial")  # the worst a kill can leave
     manifest_path(killed / "part-002.tar").unlink(missing_ok=True)
