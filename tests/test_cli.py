@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from sassl.cli import main
 from sassl.cli.base import OTHER, SectionedCommand
 
-HEAVY = ("torch", "ray", "torchvision", "pyarrow", "webdataset")
+HEAVY = ("torch", "ray", "torchvision", "pyarrow", "webdataset", "diffusers", "transformers")
 
 
 def leaf_commands(group: click.Group, path: tuple[str, ...] = ()):
