@@ -25,3 +25,5 @@ IMAGEFOLDER = "imagefolder:"
 DEFAULT_IMAGE_SIZE = 224  # canonical image side of a bank
 DEFAULT_JPEG_QUALITY = 95  # quality of a bank's canonical JPEG
 DEFAULT_SHARD_SIZE = 1000  # images per virtual shard of an --image-folder input
+DEFAULT_VIEWS = 10  # generated views per real image (sassl generate; the authors' setting)
+GENERATOR_PIPELINES = ("auto", "unclip", "image-variation")  # sassl.generate.generators implements these

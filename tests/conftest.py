@@ -1,11 +1,15 @@
-"""Test-wide settings: no Ray token authentication; an opt-in one-thread fixture for tiny-tensor modules."""
+"""Test-wide settings: no Ray token authentication, no Hugging Face hub; shared fixtures (one torch thread for
+tiny-tensor modules, tiny diffusers pipelines)."""
 
 import os
+from pathlib import Path
 
 import pytest
 import torch
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the Hugging Face hub is never contacted
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 @pytest.fixture(scope="module")
@@ -16,3 +20,12 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tiny_pipelines(tmp_path_factory) -> dict[str, Path]:
+    """Tiny random unCLIP and image-variation pipelines saved in the diffusers layout (built once: slowish)."""
+    from sassl.generate.tiny import save_image_variation, save_unclip
+
+    root = tmp_path_factory.mktemp("pipelines")
+    return {"unclip": save_unclip(root / "unclip"), "image-variation": save_image_variation(root / "image-variation")}

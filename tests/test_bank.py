@@ -28,6 +28,10 @@ from bank_helpers import jpeg, write_shard
 SHAPE = (512, 2, 2)
 
 
+def prep_out(out, s: BankSettings) -> None:
+    prepare_out(out, s, bank_record(s, "test"))
+
+
 def relu_feats(b: int = 3) -> torch.Tensor:
     g = torch.Generator().manual_seed(0)
     return torch.randn(b, *SHAPE, generator=g).mul(3).relu()
@@ -236,22 +240,22 @@ def test_adain_only_banks_of_versions_1_and_2_are_read_but_not_resumed(tmp_path,
     assert info.content_shape == SHAPE and info.code_shape == (2, 512)
     assert torch.allclose(torch.stack([s["content"] for s in iter_bank_shard(tar, info)]), feats, atol=0.05)
     with pytest.raises(BankError, match=f"version: {version} != 3"):
-        prepare_out(tmp_path, settings(), "test")
+        prep_out(tmp_path, settings())
 
 
 def test_rerun_with_other_settings_or_bad_inputs_is_refused_before_work(tmp_path):
     out = tmp_path / "bank"
-    prepare_out(out, settings(), "test")
+    prep_out(out, settings())
     (out / ".part-000.tar.x1y2.tmp").write_bytes(b"partial")
-    prepare_out(out, settings(), "test")  # same settings: accepted, stale temp removed
+    prep_out(out, settings())  # same settings: accepted, stale temp removed
     assert not list(out.glob(".*.tmp"))
     with pytest.raises(BankError, match="codec: 'int8\\+zstd' != 'fp16'"):
-        prepare_out(out, settings(codec="fp16"), "test")
+        prep_out(out, settings(codec="fp16"))
     with pytest.raises(BankError, match="stylizer_fingerprint"):
-        prepare_out(out, settings(fp="other"), "test")
+        prep_out(out, settings(fp="other"))
     (tmp_path / "file").write_text("x")
     with pytest.raises(InputError, match="not writable"):
-        prepare_out(tmp_path / "file" / "bank", settings(), "test")
+        prep_out(tmp_path / "file" / "bank", settings())
     with pytest.raises(InputError, match="not found"):
         shard_units(str(tmp_path / "missing-{0..2}.tar"))
     a, b = tmp_path / "a", tmp_path / "b"

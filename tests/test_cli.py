@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from sassl.cli import main
 from sassl.cli.base import OTHER, SectionedCommand
 
-HEAVY = ("torch", "ray", "torchvision", "pyarrow", "webdataset")
+HEAVY = ("torch", "ray", "torchvision", "pyarrow", "webdataset", "diffusers", "transformers")
 
 
 def leaf_commands(group: click.Group, path: tuple[str, ...] = ()):
@@ -35,7 +35,7 @@ def test_importing_the_cli_imports_nothing_heavy():
     assert out.strip() == ""
 
 
-@pytest.mark.parametrize("path", [("train",), ("precompute",), ("eval", "run")])
+@pytest.mark.parametrize("path", [("train",), ("precompute",), ("generate",), ("eval", "run")])
 def test_main_commands_group_every_option_with_help_defaults_and_examples(path):
     cmd = main
     for name in path:

@@ -51,8 +51,8 @@ def test_style_columns_and_their_difference():
     r2 = _record(_params([[0, 0, 100, 100]] * 2, [False] * 2, [[1.0, 1.0, 1.0, 0.0]] * 2, [0.0] * 2))
     at = COLUMNS.index("style_applied")
     expected = torch.tensor([[1.0, 0.2, 0.1], [0.0, 0.0, 0.0]])  # zeros where not applied
-    assert torch.allclose(r1[:, at:], expected)
-    assert torch.equal(r2[:, at:], torch.zeros(2, 3))  # the view without style: zeros, same layout
+    assert torch.allclose(r1[:, at:at + 3], expected)
+    assert torch.equal(r2[:, at:at + 3], torch.zeros(2, 3))  # the view without style: zeros, same layout
     assert torch.allclose(augself_targets(r1, r2, ("style",))["style"], expected)
 
 

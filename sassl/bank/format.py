@@ -16,14 +16,14 @@ from pathlib import Path
 from sassl.choices import DEFAULT_IMAGE_SIZE, DEFAULT_JPEG_QUALITY  # noqa: F401  (re-exported)
 
 FORMAT_VERSION = 3
-# Version 3 records the stylizer that made a bank (name, fingerprint, code shape, content member);
-# versions 1 and 2 were AdaIN-only and are read as AdaIN banks (2 only added codecs to 1). Writing
-# always uses FORMAT_VERSION: resuming an older bank is refused as a settings difference, so one bank
-# never mixes versions.
+# Version 3 records the stylizer that made a bank (name, fingerprint, code shape, content member)
+# and adds the "generated" kind (``sassl generate``); versions 1 and 2 were AdaIN-only and are read as
+# AdaIN banks (2 only added codecs to 1). Writing always uses FORMAT_VERSION: resuming an older bank is
+# refused as a settings difference, so one bank never mixes versions.
 READABLE_VERSIONS = (1, 2, 3)
 BANK_JSON = "bank.json"
 MANIFEST_SUFFIX = ".manifest.parquet"
-KINDS = ("content", "style")
+KINDS = ("content", "style", "generated")
 # What versions 1 and 2 stored: AdaIN's VGG-19 relu4_1 features (512 channels, stride 8) and stats.
 _V2_LAYER, _V2_CHANNELS, _V2_STRIDE = "relu4_1", 512, 8
 
@@ -32,6 +32,12 @@ _V2_LAYER, _V2_CHANNELS, _V2_STRIDE = "relu4_1", 512, 8
 STYLE_FIELD = "style.npy"  # float32 array of the stylizer's code_shape: the style code
 LABEL_FIELD = "cls"  # ASCII integer, absent when the input had no label
 IMAGE_FIELD = "jpg"  # canonical S x S RGB image the features were computed on
+GENERATED_KIND = "generated"
+
+
+def generated_field(view: int) -> str:
+    """Member field of generated view ``view`` (0-based) of a sample in a generated bank: ``gen0.jpg``..."""
+    return f"gen{view}.jpg"
 _KEY_UNSAFE = re.compile(r"[^\w\-/]")
 
 
@@ -60,15 +66,45 @@ class BankSettings:
     version: int = FORMAT_VERSION
 
     def differences(self, other: "BankSettings") -> list[str]:
-        return [
-            f"{f.name}: {getattr(self, f.name)!r} != {getattr(other, f.name)!r}"
-            for f in fields(self)
-            if getattr(self, f.name) != getattr(other, f.name)
-        ]
+        return field_differences(self, other)
 
 
-def settings_from_json(record: dict, where: str) -> BankSettings:
+def field_differences(a: object, b: object) -> list[str]:
+    """``name: a != b`` for every dataclass field where two settings objects of one class differ."""
+    return [f"{f.name}: {getattr(a, f.name)!r} != {getattr(b, f.name)!r}"
+            for f in fields(a) if getattr(a, f.name) != getattr(b, f.name)]
+
+
+@dataclass(frozen=True)
+class GeneratedSettings:
+    """Settings of a generated bank (``sassl generate``): K generated views per source sample.
+
+    ``generator_settings`` holds what, besides the weights, determines the images (steps, guidance,
+    scheduler, ...); ``generator_fingerprint`` hashes the weights files.
+    """
+
+    generator: str
+    generator_fingerprint: str
+    generator_settings: dict
+    views_per_image: int
+    seed: int
+    image_size: int
+    jpeg_quality: int
+    shard_size: int | None = None
+    kind: str = GENERATED_KIND
+    version: int = FORMAT_VERSION
+
+    def differences(self, other: "GeneratedSettings") -> list[str]:
+        return field_differences(self, other)
+
+
+def settings_from_json(record: dict, where: str) -> BankSettings | GeneratedSettings:
     """Settings from a ``bank.json`` object; versions 1-2 (AdaIN-only) are mapped to their v3 meaning."""
+    if record.get("kind") == GENERATED_KIND:
+        try:
+            return GeneratedSettings(**{f.name: record[f.name] for f in fields(GeneratedSettings)})
+        except (KeyError, TypeError) as exc:
+            raise BankError(f"{where}: not a sassl bank description (missing or bad {exc})") from None
     if record.get("version") in (1, 2) and "encoder_fingerprint" in record:
         side = -(-int(record.get("image_size", 0)) // _V2_STRIDE)
         content = record.get("kind") == "content"
@@ -102,10 +138,10 @@ def read_bank_json(bank_dir: str | Path) -> dict:
     return record
 
 
-def bank_record(settings: BankSettings, stylizer_source: str, totals: dict | None = None) -> dict:
-    """The ``bank.json`` object: settings, where the stylizer's weights came from, and totals."""
+def bank_record(settings: BankSettings | GeneratedSettings, source: str, totals: dict | None = None) -> dict:
+    """The ``bank.json`` object: settings, where the stylizer's or generator's weights came from, and totals."""
     record = asdict(settings)
-    record["stylizer_source"] = stylizer_source
+    record["generator_source" if isinstance(settings, GeneratedSettings) else "stylizer_source"] = source
     record["totals"] = totals
     return record
 

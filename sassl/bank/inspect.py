@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sassl.bank.format import MANIFEST_SUFFIX, BankError, read_bank_json
+from sassl.bank.format import GENERATED_KIND, MANIFEST_SUFFIX, BankError, read_bank_json
 from sassl.bank.manifest import completed_tar, read_meta, read_rows
 from sassl.bank.reader import open_bank
 
@@ -34,14 +34,24 @@ def inspect_bank(bank_dir: str | Path, max_errors: int = 20) -> Inspection:
         for orig, reason in zip(rows.column("orig_key").to_pylist(), rows.column("error").to_pylist()):
             if reason is not None:
                 errors.append((Path(shard).name, orig, reason))
-    lines = [
-        f"bank: {info.root} (format v{info.version}, {info.kind})",
-        f"stylizer: {info.stylizer} {info.stylizer_fingerprint} ({info.stylizer_source}), "
-        f"style code {tuple(info.code_shape)}",
-        f"image size: {info.image_size}"
-        + (f", JPEG quality {record.get('jpeg_quality')}" if info.kind == "content" else "")
-        + (f", content {record.get('content_layer')} {tuple(info.content_shape)}, codec {info.codec}"
-           if info.content_shape is not None else ", no stored content input"),
+    lines = [f"bank: {info.root} (format v{info.version}, {info.kind})"]
+    if info.kind == GENERATED_KIND:
+        settings = ", ".join(f"{k} {v!r}" for k, v in sorted(record["generator_settings"].items()))
+        lines += [
+            f"generator: {info.stylizer} {info.stylizer_fingerprint} ({info.stylizer_source}); {settings}",
+            f"image size: {info.image_size}, {info.views_per_image} views per sample (gen0.jpg..gen"
+            f"{info.views_per_image - 1}.jpg), JPEG quality {record.get('jpeg_quality')}, seed {record.get('seed')}",
+        ]
+    else:
+        lines += [
+            f"stylizer: {info.stylizer} {info.stylizer_fingerprint} ({info.stylizer_source}), "
+            f"style code {tuple(info.code_shape)}",
+            f"image size: {info.image_size}"
+            + (f", JPEG quality {record.get('jpeg_quality')}" if info.kind == "content" else "")
+            + (f", content {record.get('content_layer')} {tuple(info.content_shape)}, codec {info.codec}"
+               if info.content_shape is not None else ", no stored content input"),
+        ]
+    lines += [
         f"finished shards: {len(info.shards)}" + (f" (unfinished, ignored by readers: {', '.join(unfinished)})" if unfinished else ""),
         f"samples: {info.num_samples}; skipped inputs: {info.num_errors}",
         f"bytes: {size / 1e6:.2f} MB; {size / max(info.num_samples, 1) / 1e3:.1f} KB/sample",

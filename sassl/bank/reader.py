@@ -30,11 +30,14 @@ from PIL import Image
 
 from sassl.bank.codecs import Codec, CodecError, decode_features, load_npy
 from sassl.bank.format import (
+    GENERATED_KIND,
     IMAGE_FIELD,
     LABEL_FIELD,
     MANIFEST_SUFFIX,
     STYLE_FIELD,
     BankError,
+    GeneratedSettings,
+    generated_field,
     read_bank_json,
     manifest_path,
     settings_from_json,
@@ -44,12 +47,18 @@ from sassl.bank.manifest import completed_tar, read_rows
 if TYPE_CHECKING:
     from sassl.style.stylizer import Stylizer
 
-__all__ = ["BankError", "BankInfo", "check_stylizer", "iter_bank_items", "iter_bank_shard", "load_style_bank", "open_bank"]
+__all__ = ["BankError", "BankInfo", "check_stylizer", "iter_bank_items", "iter_bank_shard", "load_style_bank", "open_bank",
+           "sample_fields"]
 
 
 @dataclass(frozen=True)
 class BankInfo:
-    """What a trainer needs to know about a bank; ``shards`` are the finished tars, sorted."""
+    """What a trainer needs to know about a bank; ``shards`` are the finished tars, sorted.
+
+    For a generated bank ``stylizer``/``stylizer_fingerprint``/``stylizer_source`` identify the
+    generator that made it (so :func:`check_stylizer` refuses it), ``code_shape`` is ``()`` and
+    ``views_per_image`` is K (0 for other kinds).
+    """
 
     root: Path
     version: int
@@ -64,6 +73,7 @@ class BankInfo:
     shards: list[str]
     num_samples: int
     num_errors: int
+    views_per_image: int = 0
 
 
 def open_bank(bank_dir: str | Path) -> BankInfo:
@@ -80,20 +90,23 @@ def open_bank(bank_dir: str | Path) -> BankInfo:
             shards.append(str(done[0]))
             samples += done[1].num_samples
             errors += done[1].num_errors
+    generated = isinstance(settings, GeneratedSettings)
     return BankInfo(
         root=root,
         version=settings.version,
         kind=settings.kind,
-        stylizer=settings.stylizer,
-        stylizer_fingerprint=settings.stylizer_fingerprint,
-        stylizer_source=str(record.get("stylizer_source", record.get("encoder_source", ""))),
-        code_shape=settings.code_shape,
+        stylizer=settings.generator if generated else settings.stylizer,
+        stylizer_fingerprint=settings.generator_fingerprint if generated else settings.stylizer_fingerprint,
+        stylizer_source=str(record.get("generator_source" if generated else "stylizer_source",
+                                       record.get("encoder_source", ""))),
+        code_shape=() if generated else settings.code_shape,
         image_size=settings.image_size,
         content_shape=settings.content_shape if settings.kind == "content" else None,
-        codec=settings.codec,
+        codec=None if generated else settings.codec,
         shards=shards,
         num_samples=samples,
         num_errors=errors,
+        views_per_image=settings.views_per_image if generated else 0,
     )
 
 
@@ -112,6 +125,8 @@ def check_stylizer(info: BankInfo, stylizer: "Stylizer") -> None:
 
 
 def _allowed_fields(info: BankInfo) -> set[str]:
+    if info.kind == GENERATED_KIND:
+        return {LABEL_FIELD, *(generated_field(k) for k in range(info.views_per_image))}
     allowed = {STYLE_FIELD, LABEL_FIELD}
     if info.kind == "content":
         allowed.add(IMAGE_FIELD)
@@ -120,7 +135,7 @@ def _allowed_fields(info: BankInfo) -> set[str]:
     return allowed
 
 
-def _sample_members(path: str, verify: bool) -> Iterator[tuple[str, dict[str, bytes]] | BankError]:
+def _samplesample_fields(path: str, verify: bool) -> Iterator[tuple[str, dict[str, bytes]] | BankError]:
     """(key, {field: bytes}) per stored sample in manifest order, or a :class:`BankError` for a
     sample whose bytes are missing, fail their checksum (``verify``) or do not parse as its members.
 
@@ -144,12 +159,14 @@ def _sample_members(path: str, verify: bool) -> Iterator[tuple[str, dict[str, by
                                 "(corrupt shard; `sassl bank verify --repair BANK` rebuilds it)")
             else:
                 try:
-                    yield row["key"], _members(blob, row["key"], name)
+                    yield row["key"], sample_fields(blob, row["key"], name)
                 except BankError as exc:
                     yield exc
 
 
-def _members(blob: bytes, key: str, name: str) -> dict[str, bytes]:
+def sample_fields(blob: bytes, key: str, name: str) -> dict[str, bytes]:
+    """{field: bytes} of one sample's stored byte range (its tar members); :class:`BankError` when a
+    member is not a field of ``key`` or the bytes do not parse."""
     fields: dict[str, bytes] = {}
     try:
         with tarfile.open(fileobj=io.BytesIO(blob), mode="r:") as tar:
@@ -167,15 +184,16 @@ def iter_bank_items(path: str | Path, info: BankInfo, verify: bool = True) -> It
     """Decode the samples of one bank shard in order; a bad sample comes out as a :class:`BankError`
     (to be skipped and counted by the caller) and reading goes on with the next one.
 
-    Every sample has ``key``, ``code`` (float32 ``code_shape``) and ``label`` (-1 if none); content
-    banks add ``image`` (uint8 (3, S, S)) and, when the stylizer stores one, ``content`` (float32
-    ``content_shape``). A shard whose manifest is unreadable raises :class:`BankError`.
+    Every sample has ``key`` and ``label`` (-1 if none). Generated banks add ``views`` (uint8
+    (K, 3, S, S)); the others add ``code`` (float32 ``code_shape``), and content banks ``image``
+    (uint8 (3, S, S)) and, when the stylizer stores one, ``content`` (float32 ``content_shape``).
+    A shard whose manifest is unreadable raises :class:`BankError`.
     ``verify=False`` skips only the checksum (for ``bench/reader.py``).
     """
     path = str(path)
     allowed = _allowed_fields(info)
     codec = Codec(info.codec) if info.codec is not None else None
-    for item in _sample_members(path, verify):
+    for item in _samplesample_fields(path, verify):
         if isinstance(item, BankError):
             yield item
             continue
@@ -186,6 +204,9 @@ def iter_bank_items(path: str | Path, info: BankInfo, verify: bool = True) -> It
             yield BankError(f"{name}: member type(s) {', '.join(unknown)} not defined for a {info.kind} bank")
             continue
         try:
+            if info.kind == GENERATED_KIND:
+                yield {"key": key, "views": generated_views(fields, name, info), "label": _label(fields, name)}
+                continue
             sample = {"key": key, "code": _code(fields, name, info.code_shape), "label": _label(fields, name)}
             if info.kind == "content":
                 sample["image"] = _image(fields, name, info.image_size)
@@ -223,18 +244,24 @@ def _label(fields: dict[str, bytes], name: str) -> int:
         raise CodecError(f"{name}: label member is not an integer") from None
 
 
-def _image(fields: dict[str, bytes], name: str, size: int) -> torch.Tensor:
-    if IMAGE_FIELD not in fields:
-        raise CodecError(f"{name}: missing member {IMAGE_FIELD}")
+def generated_views(fields: dict[str, bytes], name: str, info: BankInfo, views: range | None = None) -> torch.Tensor:
+    """The generated views ``views`` (default all K) of one sample of a generated bank: uint8 (n, 3, S, S)."""
+    views = range(info.views_per_image) if views is None else views
+    return torch.stack([_image(fields, name, info.image_size, generated_field(k)) for k in views])
+
+
+def _image(fields: dict[str, bytes], name: str, size: int, field: str = IMAGE_FIELD) -> torch.Tensor:
+    if field not in fields:
+        raise CodecError(f"{name}: missing member {field}")
     try:
-        with Image.open(io.BytesIO(fields[IMAGE_FIELD])) as img:
+        with Image.open(io.BytesIO(fields[field])) as img:
             if img.format != "JPEG":
                 raise ValueError(f"format {img.format}, expected JPEG")
             arr = np.array(img.convert("RGB"))
     except Exception as exc:
-        raise CodecError(f"{name}: corrupt canonical image ({exc})") from None
+        raise CodecError(f"{name}: corrupt image {field} ({exc})") from None
     if arr.shape != (size, size, 3):
-        raise CodecError(f"{name}: canonical image is {arr.shape[1]}x{arr.shape[0]}, expected {size}x{size}")
+        raise CodecError(f"{name}: image {field} is {arr.shape[1]}x{arr.shape[0]}, expected {size}x{size}")
     return torch.from_numpy(arr).permute(2, 0, 1).contiguous()
 
 
@@ -249,7 +276,7 @@ def load_style_bank(bank_dir: str | Path) -> tuple[BankInfo, torch.Tensor]:
         raise BankError(f"{info.root}: no finished shards (is `sassl precompute` still running?)")
     codes, bad = [], []
     for shard in info.shards:
-        for item in _sample_members(shard, verify=True):
+        for item in _samplesample_fields(shard, verify=True):
             try:
                 if isinstance(item, BankError):
                     raise item

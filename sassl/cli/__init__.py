@@ -14,6 +14,7 @@ from sassl import __version__
 from sassl.cli.base import MainGroup
 from sassl.cli.demo import demo
 from sassl.cli.evaluate import eval_cmd
+from sassl.cli.generate import generate
 from sassl.cli.precompute import bank, precompute
 from sassl.cli.stylizer import stylizer
 from sassl.cli.train import train_cmd
@@ -25,5 +26,5 @@ def main() -> None:
     """Style-transfer augmentation (SASSL) for self-supervised learning."""
 
 
-for _command in (stylizer, precompute, bank, eval_cmd, train_cmd, demo):
+for _command in (stylizer, precompute, bank, generate, eval_cmd, train_cmd, demo):
     main.add_command(_command)

@@ -62,6 +62,7 @@ TRAIN_SECTIONS = [
     ("Optimisation", ["recipe", "batch_size", "epochs", "steps", "lr", "warmup_steps", "seed"]),
     ("Run", ["out", "config", "overwrite", "resume", "extend", "stop_after", "ckpt_every", "keep_checkpoints", "device",
              "sync_bn"]),
+    ("Generative views", ["generated", "gen_p"]),
     ("Monitoring", ["log_every", "tensorboard", "knn_monitor", "knn_every"]),
 ]
 
@@ -99,6 +100,10 @@ TRAIN_SECTIONS = [
               help="Range of beta: weight of the stylised image in the pixel blend with the original.")
 @click.option("--decode-scale", default=1.0, show_default=True, type=click.FloatRange(0.1, 1.0),
               help="Render the stylised crop at this fraction of --image-size, then upsample (0.5: ~4x cheaper).")
+@click.option("--generated", type=click.Path(file_okay=False),
+              help="Generated bank (`sassl generate`) of the same data: view 2 may start from a generated copy.")
+@click.option("--gen-p", default=1.0, show_default=True, type=click.FloatRange(0, 1),
+              help="With --generated: probability that view 2 is a generated copy (a random one of the K, per epoch).")
 @click.option("--ckpt-every", default=1000, show_default=True, type=click.IntRange(1), help="Steps between last.pt saves.")
 @click.option("--resume", is_flag=True, help="Continue from RUN_DIR/last.pt (model, optimiser, schedule, data position).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, ... (torchrun: one GPU per process).")
@@ -153,4 +158,5 @@ def train_cmd(method_opt: tuple[str, ...], **opts: Any) -> None:
         raise click.ClickException(str(exc)) from None
     loss = "n/a" if summary.final_loss is None else f"{summary.final_loss:.4f}"
     click.echo(f"{summary.steps} steps, final loss {loss}, checkpoint {summary.last_checkpoint}, "
-               f"skipped {summary.skipped} corrupt item(s)")
+               f"skipped {summary.skipped} corrupt item(s)"
+               + (f", {summary.without_generated} sample(s) without generated views" if opts.get("generated") else ""))

@@ -1,14 +1,17 @@
-"""The precompute job: validate everything, then run whole shards on long-lived Ray actors.
+"""The shard job: validate everything, then run whole shards on long-lived Ray actors.
 
 Order of events, chosen so that mistakes cost nothing and crashes cost little:
 1. Refuse bad input before any work: missing shards or folder, unwritable ``--out``, bad options,
-   unloadable encoder weights, or an existing bank in ``--out`` made with other settings.
+   unloadable weights, or an existing bank in ``--out`` made with other settings.
 2. Write ``bank.json`` (settings; totals empty), drop temp files left by a killed run, skip units
    whose manifest is present and valid.
 3. Join a cluster (``address`` / ``RAY_ADDRESS``) or start a local Ray; one actor per GPU (or
-   ``workers`` CPU actors) loads the encoder once and writes whole shards. Actors restart and
-   retry their task when their process dies; a corrupt input shard fails only itself.
+   ``workers`` CPU actors) builds its shard worker once (loads the model) and writes whole shards.
+   Actors restart and retry their task when their process dies; a corrupt input shard fails only itself.
 4. Update ``bank.json`` totals from the manifests on disk and return a :class:`Summary`.
+
+Steps 1-4 are :func:`run_job`; what a worker does with a shard is pluggable (a :data:`WorkerFactory`):
+``sassl precompute`` plugs in the stylizer's :class:`ShardEncoder`, ``sassl generate`` a generator worker.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Protocol
 
 from tqdm import tqdm
 
@@ -30,6 +34,7 @@ from sassl.bank.format import (
     MANIFEST_SUFFIX,
     BankError,
     BankSettings,
+    GeneratedSettings,
     bank_record,
     manifest_path,
     read_bank_json,
@@ -43,6 +48,30 @@ from sassl.precompute.units import InputError, WorkUnit, folder_units, shard_uni
 from sassl.style.registry import DEFAULT_STYLIZER, load_stylizer
 from sassl.style.stylizer import Stylizer, StylizerSpec
 
+
+class ShardWorker(Protocol):
+    """Turns one unit into one bank shard (tar + manifest) and reports how it went."""
+
+    def run(self, unit: WorkUnit, out_dir: str | Path) -> ShardResult: ...
+
+
+# Builds a worker inside its actor (or in this process): (device, threads) -> worker. It must pickle
+# (a module-level function or a dataclass), because Ray ships it to every actor.
+WorkerFactory = Callable[[str, int], ShardWorker]
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """Where and how the job runs (the options ``precompute`` and ``generate`` share)."""
+
+    workers: int | None = None  # CPU actors when there is no GPU (default 1)
+    num_cpus: int | None = None  # CPUs of a local Ray (default os.cpu_count())
+    address: str | None = None
+    progress: bool = True
+    in_process: bool = False  # no Ray: run the worker in this process
+    desc: str = "precompute"  # progress bar label
+    verbose: bool = False  # show Ray's start-up messages and the workers' output
+    rebuild: tuple[str, ...] = ()  # repair: only these units, rewritten even when finished
 
 
 @dataclass(frozen=True)
@@ -84,6 +113,7 @@ class Summary:
     errors: int = 0
     bytes: int = 0
     seconds: float = 0.0
+    outputs_per_sample: int = 1  # images each stored sample stands for (generated views per sample)
 
     @property
     def ok(self) -> bool:
@@ -91,7 +121,8 @@ class Summary:
 
     @property
     def images_per_s(self) -> float:
-        return self.images / self.seconds if self.seconds > 0 else 0.0
+        """Output images per second (generated views for ``sassl generate``)."""
+        return self.images * self.outputs_per_sample / self.seconds if self.seconds > 0 else 0.0
 
     def record(self, result: ShardResult) -> None:
         """Count one shard's outcome."""
@@ -107,20 +138,22 @@ class Summary:
         out = [
             f"shards: {self.shards_total} total, {self.done} done, {self.skipped} skipped (already finished), "
             f"{len(self.failed)} failed",
-            f"images: {self.images} written, {self.errors} skipped as unreadable; "
+            f"images: {self.images} written, {self.errors} skipped as unusable (recorded in the manifests); "
             f"{self.bytes / 1e6:.1f} MB ({self.bytes / max(self.images, 1) / 1e3:.1f} KB/sample); "
             f"{self.images_per_s:.1f} images/s",
         ]
+        if self.outputs_per_sample > 1:
+            out[1] += f" ({self.outputs_per_sample} generated views per sample)"
         out += [f"FAILED {name}: {reason}" for name, reason in self.failed]
         return out
 
 
-def plan(config: PrecomputeConfig) -> list[WorkUnit]:
-    if (config.shards is None) == (config.image_folder is None):
+def plan(shards: str | list[str] | None, image_folder: str | None, shard_size: int) -> list[WorkUnit]:
+    if (shards is None) == (image_folder is None):
         raise InputError("give exactly one input: --shards SPEC or --image-folder DIR")
-    if config.shards is not None:
-        return shard_units(config.shards)
-    return folder_units(config.image_folder, config.shard_size)
+    if shards is not None:
+        return shard_units(shards)
+    return folder_units(image_folder, shard_size)
 
 
 def _select(units: list[WorkUnit], names: tuple[str, ...]) -> list[WorkUnit]:
@@ -166,8 +199,11 @@ def make_settings(config: PrecomputeConfig, stylizer: Stylizer) -> BankSettings:
     )
 
 
-def prepare_out(out: Path, settings: BankSettings, stylizer_source: str) -> None:
-    """Create/check ``out``; refuse a bank with other settings; clear temp files of killed runs."""
+def prepare_out(out: Path, settings: BankSettings | GeneratedSettings, record: dict) -> None:
+    """Create/check ``out``; refuse a bank with other settings; clear temp files of killed runs.
+
+    ``record`` is the ``bank.json`` object written when ``out`` holds no bank yet.
+    """
     try:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):
@@ -176,13 +212,14 @@ def prepare_out(out: Path, settings: BankSettings, stylizer_source: str) -> None
         raise InputError(f"{out}: output directory is not writable ({exc.strerror or exc})") from None
     if (out / BANK_JSON).exists():
         existing = settings_from_json(read_bank_json(out), str(out / BANK_JSON))
-        diff = existing.differences(settings)
+        diff = (existing.differences(settings) if type(existing) is type(settings)
+                else [f"kind: {existing.kind!r} != {settings.kind!r}"])
         if diff:
             raise BankError(
                 f"{out}: holds a bank made with other settings ({'; '.join(diff)}); use another --out"
             )
     else:
-        write_bank_json(out, bank_record(settings, stylizer_source))
+        write_bank_json(out, record)
     for stale in out.glob(".*.tmp"):
         stale.unlink(missing_ok=True)
 
@@ -205,56 +242,87 @@ def precompute(config: PrecomputeConfig, stylizer: Stylizer | None = None) -> Su
     ``stylizer`` is the encoding stylizer of ``config`` when the caller has loaded it already (repair
     loads it first to check it against the bank); None loads it here.
     """
-    units = plan(config)
-    if config.rebuild:
-        units = _select(units, config.rebuild)
+    units = plan(config.shards, config.image_folder, config.shard_size)
     if stylizer is None:
         stylizer = load_stylizer(stylizer_spec(config), "encode")
     settings = make_settings(config, stylizer)
-    out = Path(config.out)
-    prepare_out(out, settings, stylizer.source)
-    for unit in units if config.rebuild else ():
+    options = JobOptions(config.workers, config.num_cpus, config.address, config.progress, config.in_process,
+                         verbose=config.verbose, rebuild=config.rebuild)
+    loaded = stylizer
+
+    def in_process(device: str, threads: int) -> ShardEncoder:  # reuses the stylizer loaded above
+        return ShardEncoder(loaded, settings, device, config.batch_size, threads)
+
+    factory = in_process if config.in_process else EncoderFactory(config, settings)
+    return run_job(units, Path(config.out), settings, lambda totals: bank_record(settings, loaded.source, totals),
+                   factory, options)
+
+
+@dataclass(frozen=True)
+class EncoderFactory:
+    """Builds a :class:`ShardEncoder` inside an actor: loads the stylizer's encoding part there, once."""
+
+    config: PrecomputeConfig
+    settings: BankSettings
+
+    def __call__(self, device: str, threads: int) -> ShardEncoder:
+        stylizer = load_stylizer(stylizer_spec(self.config), "encode")
+        return ShardEncoder(stylizer, self.settings, device, self.config.batch_size, threads)
+
+
+def run_job(units: list[WorkUnit], out: Path, settings: BankSettings | GeneratedSettings,
+            record: Callable[[dict | None], dict], factory: WorkerFactory, options: JobOptions,
+            outputs_per_sample: int = 1) -> Summary:
+    """Steps 2-4 of the module docstring for any shard worker; ``record(totals)`` gives ``bank.json``.
+
+    ``options.rebuild`` (repair) restricts the run to those units and rewrites them even when finished.
+    """
+    if options.rebuild:
+        units = _select(units, options.rebuild)
+    prepare_out(out, settings, record(None))
+    for unit in units if options.rebuild else ():
         manifest_path(out / f"{unit.name}.tar").unlink(missing_ok=True)  # unfinished until rewritten
-    summary = Summary(shards_total=len(units))
+    summary = Summary(shards_total=len(units), outputs_per_sample=outputs_per_sample)
     todo = [u for u in units if completed_tar(manifest_path(out / f"{u.name}.tar")) is None]
     summary.skipped = len(units) - len(todo)
     start = time.perf_counter()
-    if todo and config.in_process:
-        _run_in_process(config, settings, stylizer, todo, out, summary)
+    if todo and options.in_process:
+        _run_in_process(factory, todo, out, summary, options)
     elif todo:
-        _run_on_ray(config, settings, todo, out, summary)
+        _run_on_ray(factory, todo, out, summary, options)
     summary.seconds = time.perf_counter() - start
-    record = bank_record(settings, stylizer.source, bank_totals(out))
-    write_bank_json(out, record)
+    write_bank_json(out, record(bank_totals(out)))
     return summary
 
 
-def _run_in_process(config: PrecomputeConfig, settings: BankSettings, stylizer: Stylizer, todo: list[WorkUnit],
-                    out: Path, summary: Summary) -> None:
+def _run_in_process(factory: WorkerFactory, todo: list[WorkUnit], out: Path, summary: Summary,
+                    options: JobOptions) -> None:
     import torch
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    worker = ShardEncoder(stylizer, settings, device, config.batch_size, torch.get_num_threads())
-    for unit in tqdm(todo, unit="shard", desc="precompute", disable=not config.progress, dynamic_ncols=True):
+    worker = factory(device, torch.get_num_threads())
+    bar = tqdm(todo, unit="shard", desc=options.desc, disable=not options.progress, dynamic_ncols=True)
+    start = time.perf_counter()
+    for unit in bar:
         summary.record(worker.run(unit, out))
+        bar.set_postfix(img_s=f"{summary.images * summary.outputs_per_sample / max(time.perf_counter() - start, 1e-9):.1f}")
 
 
 class _Worker:
-    """Ray actor body: loads the stylizer's encoding part once, then writes whole shards."""
+    """Ray actor body: builds the shard worker once (the model stays loaded), then writes whole shards."""
 
-    def __init__(self, config: PrecomputeConfig, settings: BankSettings, threads: int) -> None:
+    def __init__(self, factory: WorkerFactory, threads: int) -> None:
         import torch
 
         torch.set_num_threads(max(1, threads))
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        stylizer = load_stylizer(stylizer_spec(config), "encode")
-        self.shards = ShardEncoder(stylizer, settings, device, config.batch_size, threads)
+        self.shards = factory(device, threads)
 
     def run(self, unit: WorkUnit, out: str) -> ShardResult:
         return self.shards.run(unit, out)
 
 
-def _run_on_ray(config: PrecomputeConfig, settings: BankSettings, todo: list[WorkUnit], out: Path, summary: Summary) -> None:
+def _run_on_ray(factory: WorkerFactory, todo: list[WorkUnit], out: Path, summary: Summary, options: JobOptions) -> None:
     import ray
 
     started = not ray.is_initialized()
@@ -262,20 +330,20 @@ def _run_on_ray(config: PrecomputeConfig, settings: BankSettings, todo: list[Wor
         # Workers' output (their copies of the driver's warnings, Ray's own notes) and Ray's start-up
         # messages (token authentication, "Started a local Ray instance") stay in Ray's log files
         # unless --verbose: failures come back as ShardResult.failed / exceptions and are reported here.
-        kwargs = {"include_dashboard": False, "log_to_driver": config.verbose,
-                  "logging_level": logging.INFO if config.verbose else logging.ERROR}
-        if config.address is None and not os.environ.get("RAY_ADDRESS"):
-            kwargs["num_cpus"] = config.num_cpus or os.cpu_count() or 1
-        ray.init(address=config.address, **kwargs)
+        kwargs = {"include_dashboard": False, "log_to_driver": options.verbose,
+                  "logging_level": logging.INFO if options.verbose else logging.ERROR}
+        if options.address is None and not os.environ.get("RAY_ADDRESS"):
+            kwargs["num_cpus"] = options.num_cpus or os.cpu_count() or 1
+        ray.init(address=options.address, **kwargs)
     try:
-        actors = _start_actors(ray, config, settings)
-        _dispatch(ray, actors, todo, out, summary, config.progress)
+        actors = _start_actors(ray, factory, options.workers)
+        _dispatch(ray, actors, todo, out, summary, options)
     finally:
         if started:
             ray.shutdown()
 
 
-def _start_actors(ray, config: PrecomputeConfig, settings: BankSettings) -> list:
+def _start_actors(ray, factory: WorkerFactory, workers: int | None) -> list:
     """One actor per GPU in the cluster; without GPUs, ``workers`` CPU actors sharing the CPUs."""
     nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
     gpus = int(sum(r.get("GPU", 0) for r in nodes))
@@ -283,21 +351,21 @@ def _start_actors(ray, config: PrecomputeConfig, settings: BankSettings) -> list
         per_gpu = min(int(r.get("CPU", 1) // r["GPU"]) for r in nodes if r.get("GPU"))
         count, opts, threads = gpus, {"num_gpus": 1, "num_cpus": max(1, per_gpu)}, max(1, per_gpu)
     else:
-        count = config.workers or 1
+        count = workers or 1
         node_cpus = max(int(r.get("CPU", 1)) for r in nodes)
         threads = max(1, min(node_cpus, int(sum(r.get("CPU", 1) for r in nodes)) // count))
         opts = {"num_cpus": threads}
     cls = ray.remote(max_restarts=3, max_task_retries=3)(_Worker)
-    return [cls.options(**opts).remote(config, settings, threads) for _ in range(count)]
+    return [cls.options(**opts).remote(factory, threads) for _ in range(count)]
 
 
-def _dispatch(ray, actors: list, todo: list[WorkUnit], out: Path, summary: Summary, progress: bool) -> None:
+def _dispatch(ray, actors: list, todo: list[WorkUnit], out: Path, summary: Summary, options: JobOptions) -> None:
     """Keep two shards in flight per actor; record results as they come back."""
     queue = list(reversed(todo))
     in_flight: dict = {}
     idle = [a for a in actors for _ in range(2)]
     dead: set[int] = set()
-    bar = tqdm(total=len(todo), unit="shard", desc="precompute", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=len(todo), unit="shard", desc=options.desc, disable=not options.progress, dynamic_ncols=True)
     start = time.perf_counter()
     while queue or in_flight:
         while queue and idle:
@@ -319,7 +387,8 @@ def _dispatch(ray, actors: list, todo: list[WorkUnit], out: Path, summary: Summa
             queue.clear()
         summary.record(result)
         bar.update(1)
-        bar.set_postfix(img_s=f"{summary.images / max(time.perf_counter() - start, 1e-9):.1f}", failed=len(summary.failed))
+        rate = summary.images * summary.outputs_per_sample / max(time.perf_counter() - start, 1e-9)
+        bar.set_postfix(img_s=f"{rate:.1f}", failed=len(summary.failed))
     bar.close()
 
 

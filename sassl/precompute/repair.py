@@ -37,6 +37,9 @@ def repair_config(bank_dir: str | Path, failed: dict[str, str | None], base: Pre
     AdaIN bank refuses (its VGG weights are not stored in the bank).
     """
     settings, source = _made_with(bank_dir)
+    if not isinstance(settings, BankSettings):  # a generated bank: its generator is not a stylizer
+        raise InputError(f"{bank_dir}: a {settings.kind} bank; --repair rebuilds stylizer banks only (delete the "
+                         "failing shards' .manifest.parquet files and rerun the `sassl generate` command that made it)")
     if settings.stylizer == "adain" and not base.encoder_weights:
         raise InputError(f"{bank_dir}: an adain bank ({source}, fingerprint "
                          f"{settings.stylizer_fingerprint}); pass --encoder-weights with the VGG weights it was made with")

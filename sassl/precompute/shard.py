@@ -108,31 +108,47 @@ class ShardEncoder:
 
     def run(self, unit: WorkUnit, out_dir: str | Path) -> ShardResult:
         """Write ``out_dir/<unit>.tar`` and its manifest; a corrupt input shard fails only this unit."""
-        start = time.perf_counter()
         s = self.settings
         jpeg_quality = s.jpeg_quality if s.kind == "content" else None
         prep = lambda raw: prepare(raw, s.image_size, jpeg_quality)  # noqa: E731
-        try:
-            with ShardWriter(Path(out_dir) / f"{unit.name}.tar", unit.source) as writer:
-                batch: list[Prepared] = []
-                for item in _lookahead(unit.samples(), prep, self.pool, 2 * self.batch_size):
-                    if item.error is not None:
-                        writer.add_error(item.raw.key, item.raw.label, item.error)
-                        continue
-                    batch.append(item)
-                    if len(batch) == self.batch_size:
-                        self._flush(writer, batch)
-                if batch:
-                    self._flush(writer, batch)
-                if not any(row["error"] is None for row in writer.rows):  # nothing usable: fail, write nothing
-                    first = f"; first: {writer.rows[0]['error']}" if writer.rows else ""
-                    raise ShardError(f"{unit.source}: no readable image ({len(writer.rows)} unreadable{first})")
-        except ShardError as exc:
-            return ShardResult(unit.name, failed=str(exc), seconds=time.perf_counter() - start)
-        meta = writer.meta
-        return ShardResult(unit.name, meta.num_samples, meta.num_errors, meta.tar_bytes, time.perf_counter() - start)
+        return write_unit(unit, out_dir, prep, self.encode, self.batch_size, self.pool)
 
-    def _flush(self, writer: ShardWriter, batch: list[Prepared]) -> None:
-        for item, fields in zip(batch, self.encode(batch)):
+
+# Turns a batch of prepared inputs into member fields per item, or a one-line reason to skip the item.
+BatchEncoder = Callable[[list[Prepared]], list["dict[str, bytes] | str"]]
+
+
+def write_unit(unit: WorkUnit, out_dir: str | Path, prep: Callable[[RawSample], Prepared], encode: BatchEncoder,
+               batch_size: int, pool: ThreadPoolExecutor) -> ShardResult:
+    """The shard loop every worker shares: prepare inputs on ``pool`` one batch ahead, ``encode``
+    full batches, write ``out_dir/<unit>.tar`` + manifest; unusable items are recorded, a corrupt
+    input shard fails only this unit."""
+    start = time.perf_counter()
+    try:
+        with ShardWriter(Path(out_dir) / f"{unit.name}.tar", unit.source) as writer:
+            batch: list[Prepared] = []
+            for item in _lookahead(unit.samples(), prep, pool, 2 * batch_size):
+                if item.error is not None:
+                    writer.add_error(item.raw.key, item.raw.label, item.error)
+                    continue
+                batch.append(item)
+                if len(batch) == batch_size:
+                    _flush(writer, batch, encode)
+            if batch:
+                _flush(writer, batch, encode)
+            if not any(row["error"] is None for row in writer.rows):  # nothing usable: fail, write nothing
+                first = f"; first: {writer.rows[0]['error']}" if writer.rows else ""
+                raise ShardError(f"{unit.source}: no readable image ({len(writer.rows)} unreadable{first})")
+    except ShardError as exc:
+        return ShardResult(unit.name, failed=str(exc), seconds=time.perf_counter() - start)
+    meta = writer.meta
+    return ShardResult(unit.name, meta.num_samples, meta.num_errors, meta.tar_bytes, time.perf_counter() - start)
+
+
+def _flush(writer: ShardWriter, batch: list[Prepared], encode: BatchEncoder) -> None:
+    for item, fields in zip(batch, encode(batch)):
+        if isinstance(fields, str):
+            writer.add_error(item.raw.key, item.raw.label, fields)
+        else:
             writer.add(item.raw.key, item.raw.label, fields)
-        batch.clear()
+    batch.clear()

@@ -64,6 +64,7 @@ class ViewParams:
     blur_sigma: torch.Tensor  # (B,) float, 0 = no blur
     solarize: torch.Tensor  # (B,) bool
     sassl: SASSLParams | None = None  # style transfer parameters (view 1 only)
+    generated: torch.Tensor | None = None  # (B,) bool: the view starts from a generated copy (--generated)
 
     def to(self, device: torch.device | str) -> "ViewParams":
         moved = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -13,18 +13,29 @@ Streaming rules (webdataset conventions, implemented here so resumption is exact
 - a corrupt sample or shard is skipped and counted: each sample carries the number of errors its
   reader met since the previous sample, so counts survive worker processes and collation;
 - ``start_batch`` skips what a resumed run already consumed in the current epoch.
+
+Generated views (``--generated``): every sample carries the key that ties it to a generated bank
+(the bank key, or the sanitised shard key / folder path, as ``sassl generate`` stored it) and, when
+the bank has views of it, one of them as ``gen_image`` with its index ``gen_view``; the view is drawn
+per (seed, epoch, key), so it changes every epoch and is the same after a resume. Samples without
+views carry ``gen_view = -1`` (and a blank ``gen_image`` so batches stack); the trainer counts them.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator
 
+import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+from torchvision.transforms.functional import to_pil_image
 from tqdm import tqdm
 
+from sassl.bank.format import manifest_path, sanitise_key
+from sassl.bank.generated import GeneratedBank
+from sassl.bank.manifest import read_rows
 from sassl.bank.reader import BankError, BankInfo, iter_bank_items, open_bank
 from sassl.sources import (
     ImageError,
@@ -51,6 +62,8 @@ class DataSpec:
     num_samples: int
     num_classes: int | None = None
     bank: BankInfo | None = field(default=None, compare=False)
+    root: str | None = None  # the image folder (keys are paths relative to it)
+    generated: GeneratedBank | None = field(default=None, compare=False)
 
 
 def bank_spec(bank_dir: str | Path) -> DataSpec:
@@ -72,7 +85,8 @@ def images_spec(spec: str, size: int, num_samples: int | None = None) -> DataSpe
     path = Path(spec)
     if path.is_dir():
         files, classes = list_image_folder(path)
-        return DataSpec("folder", tuple((str(p), lab) for p, lab in files), size, len(files), len(classes) or None)
+        return DataSpec("folder", tuple((str(p), lab) for p, lab in files), size, len(files), len(classes) or None,
+                        root=str(path))
     urls = expand_urls(spec)
     if num_samples is not None:
         return DataSpec("shards", tuple(urls), size, num_samples)
@@ -92,12 +106,11 @@ def _unit_samples(spec: DataSpec, unit: Any) -> Iterator[dict | Exception]:
     """Decoded samples of one unit; a failure is yielded as the exception (to be counted)."""
     try:
         if spec.kind == "bank":
-            for s in iter_bank_items(unit, spec.bank):  # checksummed per sample: a flipped byte is an error
-                if not isinstance(s, BankError):
-                    del s["key"]  # strings do not collate; the rest (image, code, content, label) are tensors
-                yield s
+            # checksummed per sample: a flipped byte is an error; items carry key, image, code,
+            # content (when stored), label (the key ties them to a generated bank; collated as a list)
+            yield from iter_bank_items(unit, spec.bank)
             return
-        raws = iter_shard(unit) if spec.kind == "shards" else [_read_file(*unit)]
+        raws = iter_shard(unit) if spec.kind == "shards" else [_read_file(*unit, spec.root)]
         for raw in raws:
             if isinstance(raw, Exception):
                 yield raw
@@ -107,16 +120,58 @@ def _unit_samples(spec: DataSpec, unit: Any) -> Iterator[dict | Exception]:
             except ImageError as exc:
                 yield exc
                 continue
-            yield {"image": pil_to_uint8(img), "label": -1 if raw.label is None else raw.label}
+            yield {"image": pil_to_uint8(img), "label": -1 if raw.label is None else raw.label,
+                   "key": sanitise_key(raw.key)}
     except (ShardError, BankError) as exc:
         yield exc
 
 
-def _read_file(path: str, label: int | None) -> RawSample | ImageError:
+def _read_file(path: str, label: int | None, root: str | None) -> RawSample | ImageError:
+    """One file of a folder; its key is its path relative to the folder without the extension,
+    as ``sassl precompute|generate --image-folder`` key it."""
+    p = Path(path)
+    key = p.relative_to(root).with_suffix("").as_posix() if root is not None else p.stem
     try:
-        return RawSample(Path(path).stem, Path(path).read_bytes(), Path(path).suffix[1:], label, path)
+        return RawSample(key, p.read_bytes(), p.suffix[1:], label, path)
     except OSError as exc:
         return ImageError(f"{path}: unreadable ({exc})")
+
+
+def spec_keys(spec: DataSpec) -> tuple[list[str], str]:
+    """The training samples' keys as far as they are known without decoding: all of them for a bank
+    (manifests) or a folder, the first shard's for shards; plus a note saying which."""
+    if spec.kind == "bank":
+        keys = [k for shard in spec.units for k in read_rows(manifest_path(shard)).column("key").to_pylist()
+                if k is not None]
+        return keys, f"all {len(keys)} samples of the bank"
+    if spec.kind == "folder":
+        root = Path(spec.root)
+        return [sanitise_key(Path(p).relative_to(root).with_suffix("").as_posix()) for p, _ in spec.units], \
+            f"all {len(spec.units)} images of the folder"
+    try:
+        keys = [sanitise_key(raw.key) for raw in iter_shard(spec.units[0])]
+    except ShardError as exc:
+        raise BankError(f"cannot check the generated bank's keys against {spec.units[0]} ({exc})") from None
+    return keys, f"the {len(keys)} samples of the first shard {spec.units[0]}"
+
+
+def attach_generated(spec: DataSpec, gen_dir: str | Path) -> tuple[DataSpec, str]:
+    """``spec`` streaming generated views from ``gen_dir``, and a line on how many samples have them.
+
+    Keys no generated view matches are refused outright (the bank was made from other data); when
+    only some match, the line gives the count, and the trainer counts the samples without views.
+    """
+    bank = GeneratedBank(gen_dir)
+    keys, which = spec_keys(spec)
+    matched = sum(k in bank for k in keys)
+    if matched == 0:
+        example = next(iter(bank.index), "")
+        raise BankError(f"{gen_dir}: none of {which} has generated views (training keys look like "
+                        f"{keys[0] if keys else '-'!r}, the bank's like {example!r}); was it generated from this data?")
+    line = (f"generated views: {bank.views_per_image} per sample from {gen_dir}; {matched} of {which} have them"
+            + (f", {len(keys) - matched} do not (they use the real image; counted as without_generated)"
+               if matched < len(keys) else ""))
+    return replace(spec, generated=bank), line
 
 
 class StreamDataset(IterableDataset):
@@ -186,8 +241,26 @@ class StreamDataset(IterableDataset):
                     self._errors += self._count_errors
                     continue
                 if n % stride == offset:
+                    if self.spec.generated is not None:
+                        self._attach_view(item)
                     yield item
                 n += 1
+
+    def _attach_view(self, item: dict) -> None:
+        """One generated view of the item's own key (drawn per seed, epoch and key), or gen_view -1."""
+        bank, key = self.spec.generated, item["key"]
+        item["gen_view"], item["gen_image"] = -1, torch.zeros_like(item["image"])
+        if key not in bank:
+            return
+        view = random.Random(f"{self.seed}/{self.epoch}/{key}").randrange(bank.views_per_image)
+        try:
+            image = bank.read_view(key, view)
+        except BankError:
+            self._errors += 1  # a corrupt generated sample: counted, the real image stands in
+            return
+        if image.shape != item["image"].shape:
+            image = pil_to_uint8(resize_center_crop(to_pil_image(image), item["image"].shape[-1]))
+        item["gen_view"], item["gen_image"] = view, image
 
     def _shuffled(self, items: Iterator[dict], rng: random.Random) -> Iterator[dict]:
         buf: list[dict] = []

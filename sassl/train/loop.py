@@ -32,7 +32,7 @@ from sassl.backbone import backbone_record
 from sassl.train.augself import parse_augself
 from sassl.train.cassle import parse_cassle
 from sassl.train.checkpoint import LAST, epoch_name, load_checkpoint, prune_epoch_checkpoints, save_checkpoint
-from sassl.train.data import DataSpec, StreamDataset, bank_spec, images_spec, make_loader
+from sassl.train.data import DataSpec, StreamDataset, attach_generated, bank_spec, images_spec, make_loader
 from sassl.train.knn_monitor import KnnMonitor
 from sassl.train.methods import METHODS, method_options
 from sassl.train.metrics import MetricsLog, require_tensorboard
@@ -88,6 +88,8 @@ class TrainConfig:
     alpha: tuple[float, float] = (0.1, 0.3)
     beta: tuple[float, float] = (0.1, 0.3)
     decode_scale: float = 1.0
+    generated: str | None = None  # a generated bank (`sassl generate`): view 2 may be a generated copy
+    gen_p: float = 1.0  # probability that view 2 starts from a generated copy (with --generated)
     ckpt_every: int = 1000
     resume: bool = False
     device: str = "auto"
@@ -118,6 +120,7 @@ class RunSummary:
     skipped: int
     last_checkpoint: str | None
     losses: list[float]
+    without_generated: int = 0  # samples drawn that had no generated copy (with --generated)
 
 
 def parse_style(style: str) -> tuple[str, str | None]:
@@ -170,6 +173,10 @@ def _data_spec(cfg: TrainConfig) -> DataSpec:
         spec = images_spec(cfg.images, load, cfg.epoch_samples)
     if spec.size < cfg.image_size // 2:
         raise ConfigError(f"source images are {spec.size}px, too small for --image-size {cfg.image_size}")
+    if cfg.generated is not None:
+        spec, line = attach_generated(spec, cfg.generated)
+        if D.rank() == 0:
+            tqdm.write(line)
     return spec
 
 
@@ -267,7 +274,7 @@ def _train(cfg: TrainConfig, stop: StopSignals, recipe: Recipe | None) -> RunSum
     optimizer = build_optimizer(trainee.ssl_modules(), recipe.optim, peak_lr)
     probe_opt = torch.optim.Adam(trainee.probe.parameters(), lr=1e-3)
 
-    step, epoch, batch_in_epoch, skipped = 0, 0, 0, 0
+    step, epoch, batch_in_epoch, skipped, without_gen = 0, 0, 0, 0, 0
     last_path = out / LAST
     if cfg.resume and last_path.exists():
         state = load_checkpoint(last_path)
@@ -284,6 +291,7 @@ def _train(cfg: TrainConfig, stop: StopSignals, recipe: Recipe | None) -> RunSum
         probe_opt.load_state_dict(state["probe_optimizer"])
         step, epoch, batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
         skipped = state["skipped"]
+        without_gen = state.get("without_generated", 0)
         torch.set_rng_state(state["rng"]["torch"])
     elif rank == 0:
         out.mkdir(parents=True, exist_ok=True)
@@ -293,8 +301,9 @@ def _train(cfg: TrainConfig, stop: StopSignals, recipe: Recipe | None) -> RunSum
     if world > 1:
         model = nn.parallel.DistributedDataParallel(trainee, device_ids=[device.index] if device.type == "cuda" else None)
 
+    gen_p = cfg.gen_p if cfg.generated is not None else 0.0
     maker = ViewMaker(recipe.views, cfg.image_size, StyleConfig(mode, cfg.p, cfg.alpha, cfg.beta, cfg.decode_scale),
-                      stylizer, style_codes).to(device)
+                      stylizer, style_codes, gen_p).to(device)
     dataset = StreamDataset(spec, cfg.seed, cfg.shuffle_buffer)
     gen = torch.Generator()
     log = MetricsLog(out, step if cfg.resume else None, cfg.tensorboard) if rank == 0 else None
@@ -310,6 +319,7 @@ def _train(cfg: TrainConfig, stop: StopSignals, recipe: Recipe | None) -> RunSum
             "augself": trainee.augself.state_dict() if trainee.augself is not None else {},
             "optimizer": optimizer.state_dict(), "probe_optimizer": probe_opt.state_dict(),
             "step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch, "skipped": skipped,
+            "without_generated": without_gen,
             "rng": {"torch": torch.get_rng_state()}, "config": _jsonable(cfg, recipe),
         }
         return save_checkpoint(state, out, name)
@@ -328,6 +338,8 @@ def _train(cfg: TrainConfig, stop: StopSignals, recipe: Recipe | None) -> RunSum
         while batch_in_epoch < steps_per_epoch and step < stop_at:
             raw = next(it)
             skipped += int(D.all_reduce_sum(raw["errors"].sum().to(device)))
+            if "gen_view" in raw:
+                without_gen += int(D.all_reduce_sum((raw["gen_view"] < 0).sum().to(device)))
             batch = Batch.from_loader(raw, device)
             if first and rank == 0:
                 write_views_png(out / "views.png", maker, batch, torch.Generator().manual_seed(cfg.seed))
@@ -363,7 +375,8 @@ def _train(cfg: TrainConfig, stop: StopSignals, recipe: Recipe | None) -> RunSum
                 probe_acc = window["correct"] / window["known"] if window["known"] else None
                 row = dict(step=step, epoch=epoch, loss=window["loss"] / window["n"], lr=lr,
                            images_per_s=rate, probe_acc=probe_acc, knn_acc=knn_acc, skipped=skipped,
-                           aux_loss=window["aux"] / window["n"])
+                           aux_loss=window["aux"] / window["n"],
+                           without_generated=without_gen if cfg.generated is not None else None)
                 if log is not None:
                     log.write(row)
                 bar.set_postfix(loss=f"{row['loss']:.4f}", img_s=f"{rate:.1f}")
@@ -392,4 +405,4 @@ def _train(cfg: TrainConfig, stop: StopSignals, recipe: Recipe | None) -> RunSum
     if skipped and rank == 0:
         tqdm.write(f"skipped {skipped} corrupt sample(s)/shard(s) during this run (see metrics 'skipped')")
     return RunSummary(str(out), step, epochs, losses[-1] if losses else None, rate, probe_acc, skipped,
-                      str(last_saved) if last_saved else None, losses)
+                      str(last_saved) if last_saved else None, losses, without_gen)

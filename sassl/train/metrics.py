@@ -9,7 +9,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-FIELDS = ("step", "epoch", "loss", "lr", "images_per_s", "probe_acc", "knn_acc", "skipped", "aux_loss")
+FIELDS = ("step", "epoch", "loss", "lr", "images_per_s", "probe_acc", "knn_acc", "skipped", "aux_loss",
+          "without_generated")
 TENSORBOARD_DIR = "tensorboard"
 TENSORBOARD_MISSING = ("--tensorboard needs the 'tensorboard' package: pip install 'sassl[tensorboard]' "
                        "(or pip install tensorboard)")

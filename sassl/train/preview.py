@@ -2,7 +2,8 @@
 
 Rows, each labelled: view 1 without style, view 1 with SASSL as trained (same crop and colour, the
 sampled alpha and beta, and the probability p: some columns stay plain), view 1 at full strength
-(alpha = beta = 1, always applied: what the stylizer does before alpha and beta soften it), view 2.
+(alpha = beta = 1, always applied: what the stylizer does before alpha and beta soften it), view 2
+(with ``--generated``, from a generated copy where drawn; the label counts them).
 Tiles are enlarged to at least ``MIN_TILE`` px so that 32 px views can be seen.
 """
 
@@ -24,7 +25,8 @@ LABEL_W = 190
 
 
 def _rows(maker: ViewMaker, batch: Batch, generator: torch.Generator, n: int) -> list[tuple[str, torch.Tensor]]:
-    p1, p2 = maker.sample(batch.images.shape[0], batch.images.shape[-1], generator)
+    available = batch.gen_view >= 0 if batch.gen_view is not None else None
+    p1, p2 = maker.sample(batch.images.shape[0], batch.images.shape[-1], generator, available)
     rows = [("view 1, no style", maker.render(batch, p1.without_style()))]
     if p1.sassl is not None:
         s = maker.style
@@ -33,7 +35,8 @@ def _rows(maker: ViewMaker, batch: Batch, generator: torch.Generator, n: int) ->
         one = torch.ones_like(p1.sassl.alpha)
         full = replace(p1.sassl, applied=torch.ones_like(p1.sassl.applied), alpha=one, beta=one)
         rows.append(("view 1, full-strength style (alpha=beta=1)", maker.render(batch, replace(p1, sassl=full))))
-    rows.append(("view 2", maker.render(batch, p2)))
+    gen = "" if p2.generated is None else f" (generated copy with p={maker.gen_p:g}: {int(p2.generated[:n].sum())} of {n})"
+    rows.append(("view 2" + gen, maker.render(batch, p2)))
     return [(name, r[:n].float().cpu().clamp(0, 1)) for name, r in rows]
 
 

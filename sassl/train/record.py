@@ -1,4 +1,4 @@
-"""The parameter record of a view: one fixed (B, 18) float layout that AugSelf and CASSLE read.
+"""The parameter record of a view: one fixed (B, 19) float layout that AugSelf and CASSLE read.
 
 Both views of a pair get the same columns, whatever their augmentation distributions, so a head
 never depends on which view it sees; a view without style (view 2, or ``--style none``) has zeros
@@ -12,7 +12,8 @@ hankook/AugSelf ``transforms.py``; Przewiezlikowski et al. 2023, gmum/CASSLE):
   sampling range; 0 when the jitter is not applied (AugSelf's ``_extract_w``);
 - colour_diff: the per-channel mean pixel change the jitter made (CASSLE), measured while rendering;
 - grayscale, blur (sigma, 0 when not blurred), solarize;
-- style: SASSL's applied, alpha and beta, alpha and beta zero where the style was not applied.
+- style: SASSL's applied, alpha and beta, alpha and beta zero where the style was not applied;
+- generated: 1 when the view starts from a generated copy (``--generated``; only view 2 ever does).
 
 Groups are named slices of the record; :func:`augself_targets` turns two records into AugSelf's
 regression/classification targets, :func:`descriptor` picks CASSLE's absolute per-view columns.
@@ -31,6 +32,7 @@ COLUMNS: tuple[str, ...] = (
     "colour_diff_r", "colour_diff_g", "colour_diff_b",
     "grayscale", "blur_sigma", "solarize",
     "style_applied", "style_alpha", "style_beta",
+    "generated",
 )
 _AT = {name: i for i, name in enumerate(COLUMNS)}
 # group -> (first column, number of columns)
@@ -43,6 +45,7 @@ GROUPS: dict[str, tuple[int, int]] = {
     "blur": (_AT["blur_sigma"], 1),
     "solarize": (_AT["solarize"], 1),
     "style": (_AT["style_applied"], 3),
+    "generated": (_AT["generated"], 1),
 }
 
 
@@ -62,7 +65,7 @@ def _jitter_widths(cfg: AugConfig) -> tuple[float, float, float, float]:
 
 
 def view_record(p: ViewParams, cfg: AugConfig, colour_shift: torch.Tensor) -> torch.Tensor:
-    """The (B, 18) record of one view (``cfg`` is the distribution ``p`` was drawn from, for the
+    """The (B, 19) record of one view (``cfg`` is the distribution ``p`` was drawn from, for the
     colour normalisation; ``colour_shift`` comes from :func:`sassl.train.augment.photometric`)."""
     device = colour_shift.device
     box = p.box.to(device).float() / float(p.source_size)
@@ -77,6 +80,7 @@ def view_record(p: ViewParams, cfg: AugConfig, colour_shift: torch.Tensor) -> to
     else:
         on = p.sassl.applied.to(device).float()
         style = torch.stack([on, p.sassl.alpha.to(device).float() * on, p.sassl.beta.to(device).float() * on], 1)
+    generated = torch.zeros(n, 1, device=device) if p.generated is None else p.generated.to(device).float()[:, None]
     return torch.cat([
         torch.stack([y0, x0, y1 - y0, x1 - x0], 1),
         p.flip.to(device).float()[:, None],
@@ -86,6 +90,7 @@ def view_record(p: ViewParams, cfg: AugConfig, colour_shift: torch.Tensor) -> to
         p.blur_sigma.to(device).float()[:, None],
         p.solarize.to(device).float()[:, None],
         style,
+        generated,
     ], 1)
 
 

@@ -38,7 +38,7 @@ FREE_KEYS = frozenset({
     "out", "resume", "overwrite", "extend", "stop_after", "workers", "device", "log_every", "ckpt_every",
     "progress", "keep_checkpoints", "tensorboard", "knn_monitor", "knn_every", "allow_random_weights",
     # inputs are compared by content (``inputs``), so a moved bank or decoder still resumes
-    "bank", "images", "stylizer_weights", "decoder", "encoder_weights", "epoch_samples",
+    "bank", "images", "stylizer_weights", "decoder", "encoder_weights", "epoch_samples", "generated",
 })
 # Options of one invocation, never read back from a --config file.
 INVOCATION_KEYS = frozenset({"resume", "overwrite", "extend", "stop_after"})
@@ -111,7 +111,8 @@ def _file_fingerprint(source: str | None) -> str | None:
 
 def inputs_fingerprint(cfg: Any, spec: Any, style_dir: str | None, stylizer: Any | None) -> dict[str, Any]:
     """Fingerprints of what the run reads, independent of where it lies: data (bank.json + shard
-    names, shard names, or a folder's relative file names and labels), style bank, and the stylizer
+    names, shard names, or a folder's relative file names and labels), style bank, generated bank
+    (``--generated``: its bank.json, which names the generator, its settings and seed), and the stylizer
     (its own weights fingerprint; AdaIN's decoder file by SHA-256, which that fingerprint omits)."""
     data: dict[str, Any] = {"kind": spec.kind, "num_samples": spec.num_samples}
     if spec.bank is not None:
@@ -127,6 +128,8 @@ def inputs_fingerprint(cfg: Any, spec: Any, style_dir: str | None, stylizer: Any
                               "decoder": _file_fingerprint(cfg.decoder) if cfg.stylizer == "adain" else None}
     if style_dir is not None:
         inputs["style_bank"] = {"bank_json_sha256": file_digest(Path(style_dir) / "bank.json")}
+    if spec.generated is not None:
+        inputs["generated_bank"] = {"bank_json_sha256": file_digest(Path(spec.generated.info.root) / "bank.json")}
     return inputs
 
 

@@ -11,6 +11,11 @@ Style sources (``--style``):
 With a bank, view 1's crop box is applied to the canonical image and, divided by the stylizer's
 content stride, to its stored content input (AdaIN's relu4_1 features), so only the crop is rendered
 and no encoder runs.
+
+Generated views (Ayromlou et al. 2024): with ``gen_p > 0`` view 2 starts, with probability
+``gen_p`` per sample, from the sample's generated copy (delivered with the batch) instead of the real
+image; view 1 stays real. The draw is a parameter of view 2 (``ViewParams.generated``, True only
+where a copy exists), and the method's standard augmentations follow either way.
 """
 
 from __future__ import annotations
@@ -57,11 +62,13 @@ class Batch:
     labels: torch.Tensor  # (B,) long, -1 = unlabelled
     content: torch.Tensor | None = None  # (B, C, S / stride, S / stride), e.g. AdaIN's relu4_1 features
     codes: torch.Tensor | None = None  # (B, *code_shape) float32
+    gen_images: torch.Tensor | None = None  # (B, 3, S, S) uint8: a generated copy of each sample
+    gen_view: torch.Tensor | None = None  # (B,) long: which of the K copies, -1 = the sample has none
 
     @classmethod
     def from_loader(cls, d: dict, device: torch.device) -> "Batch":
         get = lambda k: d[k].to(device, non_blocking=True) if k in d else None  # noqa: E731
-        return cls(get("image"), get("label").long(), get("content"), get("code"))
+        return cls(get("image"), get("label").long(), get("content"), get("code"), get("gen_image"), get("gen_view"))
 
 
 @dataclass
@@ -88,8 +95,12 @@ class ViewMaker(nn.Module):
         style: StyleConfig,
         stylizer: Stylizer | None = None,
         style_codes: torch.Tensor | None = None,
+        gen_p: float = 0.0,
     ) -> None:
         super().__init__()
+        if not 0.0 <= gen_p <= 1.0:
+            raise ValueError(f"gen_p must be in [0, 1], got {gen_p}")
+        self.gen_p = gen_p
         if style.mode not in STYLE_MODES:
             raise ValueError(f"unknown style mode {style.mode!r}; expected one of {STYLE_MODES}")
         if style.mode != "none" and stylizer is None:
@@ -101,14 +112,23 @@ class ViewMaker(nn.Module):
         if style_codes is not None:
             self.register_buffer("bank_codes", style_codes.float(), persistent=False)
 
-    def sample(self, n: int, source_size: int, generator: torch.Generator) -> tuple[ViewParams, ViewParams]:
-        """Both views' parameters (CPU tensors); view 1 carries SASSL's unless the mode is none."""
+    def sample(self, n: int, source_size: int, generator: torch.Generator,
+               available: torch.Tensor | None = None) -> tuple[ViewParams, ViewParams]:
+        """Both views' parameters (CPU tensors); view 1 carries SASSL's unless the mode is none.
+
+        With ``gen_p > 0`` view 2's ``generated`` is a Bernoulli(gen_p) draw, kept only where
+        ``available`` (the samples that have a generated copy); view 1's is all False.
+        """
         p1 = sample_view_params(n, source_size, self.views[0], generator)
         p2 = sample_view_params(n, source_size, self.views[1], generator)
         if self.style.mode != "none":
             rows = self.bank_codes.shape[0] if self.style.mode == "bank" else None
             s = self.style
             p1.sassl = sample_sassl_params(n, generator, s.p, s.alpha, s.beta, rows)
+        if self.gen_p > 0:
+            drawn = torch.rand(n, generator=generator) < self.gen_p
+            p2.generated = drawn if available is None else drawn & available.cpu()
+            p1.generated = torch.zeros(n, dtype=torch.bool)
         return p1, p2
 
     def render(self, batch: Batch, p: ViewParams) -> torch.Tensor:
@@ -119,7 +139,11 @@ class ViewMaker(nn.Module):
     def render_measured(self, batch: Batch, p: ViewParams) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`render`, plus the (B, 3) mean colour change of the jitter (for the record)."""
         p = p.to(batch.images.device)
-        images = batch.images.float().div_(255)
+        images = batch.images
+        if p.generated is not None and batch.gen_images is not None:
+            use = p.generated & (batch.gen_view >= 0)
+            images = torch.where(use[:, None, None, None], batch.gen_images, images)
+        images = images.float().div_(255)
         x = crop(images, p.box, self.out_size)
         if p.sassl is not None and bool(p.sassl.applied.any()):
             x = self._stylise(x, batch, p)
@@ -148,7 +172,8 @@ class ViewMaker(nn.Module):
 
     def forward(self, batch: Batch, generator: torch.Generator) -> TrainBatch:
         """Sample both views' parameters, render them, and record them in the fixed layout."""
-        p1, p2 = self.sample(batch.images.shape[0], batch.images.shape[-1], generator)
+        available = batch.gen_view >= 0 if batch.gen_view is not None else None
+        p1, p2 = self.sample(batch.images.shape[0], batch.images.shape[-1], generator, available)
         (v1, shift1), (v2, shift2) = self.render_measured(batch, p1), self.render_measured(batch, p2)
         rec1, rec2 = view_record(p1, self.views[0], shift1), view_record(p2, self.views[1], shift2)
         return TrainBatch(v1, v2, rec1, rec2, batch.labels, p1, p2)
