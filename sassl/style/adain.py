@@ -34,14 +34,6 @@ def adain(
     return (normalised * std[..., None, None] + mean[..., None, None]).to(content.dtype)
 
 
-def blend_stats(
-    content: tuple[torch.Tensor, torch.Tensor],
-    style: tuple[torch.Tensor, torch.Tensor],
-    alpha: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(1 - alpha) * content + alpha * style for mean and std; ``alpha`` is (B,)."""
-    a = alpha.to(content[0].dtype)[:, None]
-    return (1 - a) * content[0] + a * style[0], (1 - a) * content[1] + a * style[1]
 
 
 def stats_code(feats: torch.Tensor) -> torch.Tensor:

@@ -34,11 +34,6 @@ class SASSLParams:
     def to(self, device: torch.device | str) -> "SASSLParams":
         return SASSLParams(*(getattr(self, f.name).to(device) for f in fields(self)))
 
-    def as_matrix(self) -> torch.Tensor:
-        """(B, 3) float [applied, alpha * applied, beta * applied] for AugSelf/CASSLE."""
-        on = self.applied.float()
-        return torch.stack([on, self.alpha * on, self.beta * on], dim=1)
-
 
 def in_batch_styles(batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """For each sample, the index of another sample of the batch (never itself when B > 1).
