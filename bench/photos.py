@@ -1,6 +1,6 @@
 """Real photographs for the benchmarks: random square crops of scikit-image's bundled photos.
 
-scikit-image (a test dependency) ships its sample photographs inside the package, so benchmarks measure
+scikit-image (a dependency, for the demo) ships its sample photographs inside the package, so benchmarks measure
 codecs and stylizers on real image statistics without downloading anything.
 """
 

@@ -26,8 +26,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 
 from common import markdown_table, sync
+from photos import write_photo_folder
 
-from sassl.demo import textures
 from sassl.device import resolve_device
 from sassl.precompute import PrecomputeConfig, precompute
 from sassl.style import StylizerSpec, load_stylizer
@@ -51,9 +51,8 @@ def canonical_size(image_size: int) -> int:
 
 
 def make_bank(tmp: Path, n: int, size: int) -> Path:
-    """A one-shard fp16 content bank of generated textures, written by the real job (in-process)."""
-    items = textures.samples(-(-n // len(textures.CLASSES)), size + 32, seed=0)[:n]
-    textures.write_folder(tmp / "img", items)
+    """A one-shard fp16 content bank of photo crops, written by the real job (in-process)."""
+    write_photo_folder(tmp / "img", n, size + 32)
     cfg = PrecomputeConfig(out=str(tmp / "bank"), image_folder=str(tmp / "img"), image_size=size, codec="fp16",
                            stylizer="adain", encoder_weights="random", allow_random_weights=True, batch_size=8,
                            shard_size=n, progress=False, in_process=True)

@@ -27,3 +27,5 @@ DEFAULT_JPEG_QUALITY = 95  # quality of a bank's canonical JPEG
 DEFAULT_SHARD_SIZE = 1000  # images per virtual shard of an --image-folder input
 DEFAULT_VIEWS = 10  # generated views per real image (sassl generate; the authors' setting)
 GENERATOR_PIPELINES = ("auto", "unclip", "image-variation")  # sassl.generate.generators implements these
+DEMO_BATCH = 64  # sassl demo: SimCLR batch; at equal compute, 400 steps of 64 learned more than 200 of 128
+DEMO_STEPS = 400  # sassl demo: SimCLR steps per pretraining run (README "sassl demo" has the measurements)

@@ -1,1 +1,1 @@
-"""The built-in end-to-end demo: generated data, precompute, pretraining with and without SASSL, evaluation."""
+"""The built-in end-to-end demo: a small photo data set, precompute, pretraining with and without SASSL, evaluation."""
