@@ -178,7 +178,7 @@ def train_sassl(pretrain: Path, size: int, arch: str, steps: int, batch: int, se
                 recipe: Recipe) -> Path:
     cfg = TrainConfig(method="simclr", out=str(out), images=str(pretrain), style="none", arch=arch, small_stem=True,
                       image_size=SIZE, load_size=size, batch_size=batch, steps=steps, workers=1, seed=seed,
-                      resume=True, progress=True, ckpt_every=10 ** 9)
+                      overwrite=True, progress=True, ckpt_every=10 ** 9)
     if not (out / "last.pt").exists():
         train(cfg, recipe)
     return out / "last.pt"
