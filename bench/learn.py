@@ -4,9 +4,9 @@ Data (``--data``):
 - ``digits``: scikit-learn's bundled handwritten digits (1,797 real 8x8 scans, 10 classes), upscaled
   bicubically to 32 px RGB. Stratified split (seed 0): 1,198 images pretrain without labels and form
   the probes' train (998) + val (200) sets; 599 are the held-out test set.
-- ``photos``: the demo's data (``sassl.demo.photos``: re-tinted crops of ten photographs that
-  scikit-image ships, one class per photo) at 40 px: 1,000 pretraining crops, and 200 / 100 / 400
-  other crops as the probes' train / val / test sets.
+- ``photos``: the demo's data (``sassl.demo.photos``: grey crops of ten photographs that scikit-image
+  ships, one class per photo) at 40 px, split as the demo splits it: 1,000 pretraining crops, and
+  200 / 100 / 400 other crops as the probes' train / val / test sets.
 
 Rows (all the same backbone, seed, batch and number of steps):
 - ``untrained``: the randomly initialised backbone (the reference every pretrained row must beat);
@@ -85,13 +85,16 @@ def write_digits(root: Path, seed: int = 0) -> tuple[Path, Path]:
 
 
 def write_photos(root: Path, seed: int = 0) -> tuple[Path, Path]:
-    """The demo's photo crops as folders: ``pretrain/<class>/`` and ``eval/{train,val,test}/<class>/``."""
+    """The demo's photo crops, split as the demo splits them, as folders: ``pretrain/<class>/`` and
+    ``eval/{train,val,test}/<class>/``."""
     from sassl.demo import photos
+    from sassl.demo.pipeline import DemoConfig
 
     done = root / "DONE"
     if not done.exists():
-        photos.write_folder(root / "pretrain", photos.samples(100, PHOTO_SIZE, seed))
-        for i, (split, n) in enumerate(zip(("train", "val", "test"), (20, 10, 40))):
+        demo = DemoConfig()
+        photos.write_folder(root / "pretrain", photos.samples(demo.pretrain_per_class, PHOTO_SIZE, seed))
+        for i, (split, n) in enumerate(zip(("train", "val", "test"), demo.eval_per_class)):
             photos.write_folder(root / "eval" / split, photos.samples(n, PHOTO_SIZE, seed + 1 + i))
         atomic_write_text(done, "")
     return root / "pretrain", root / "eval"

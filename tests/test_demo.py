@@ -22,14 +22,14 @@ def test_photo_samples_are_balanced_deterministic_grey_crops_of_their_class_phot
     assert a == photos.samples(2, 32, seed=5, classes=4)
     assert a != photos.samples(2, 32, seed=6, classes=4)
     assert len({key for key, _, _ in a}) == len(a) and all("." not in key for key, _, _ in a)
-    for _, label, data in a:
-        img = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), float)
-        assert img.shape == (32, 32, 3) and np.abs(img - img.mean(2, keepdims=True)).max() <= 2  # grey, up to JPEG
-    # each sample is the crop of its own class's photo that the seed draws (replayed here, compared up to JPEG)
+    # each sample is grey and is the crop of its own class's photo that the seed draws (replayed here,
+    # compared up to JPEG)
     rng = np.random.default_rng(5)
     for key, label, data in a:
+        img = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), float)
+        assert img.shape == (32, 32, 3) and np.abs(img - img.mean(2, keepdims=True)).max() <= 2, key
         expected = photos.grey_crop(photos.photo(photos.CLASSES[label]), 32, rng).astype(float)
-        assert np.abs(np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), float) - expected).mean() < 3, key
+        assert np.abs(img - expected).mean() < 3, key
 
 
 def test_bootstrap_intervals_cover_the_score_and_shrink_with_more_test_images() -> None:

@@ -240,8 +240,9 @@ def write_report(cfg: DemoConfig, out: Path, results: dict[str, tuple[Path, dict
     lines = [
         "# sassl demo report", "", warning,
         f"Data: {cfg.classes} classes, one per photograph that scikit-image ships (public domain or CC0); a sample "
-        f"is a random square crop (10-40% of the area of the largest square that fits) of its class's photo, "
-        f"flipped at random, in grey, {cfg.gen_size} px. Pretraining {cfg.classes * cfg.pretrain_per_class} images (labels unused by SimCLR), "
+        f"is a random square crop ({100 * photos.CROP_AREA[0]:.0f}-{100 * photos.CROP_AREA[1]:.0f}% of the area of the "
+        f"largest square that fits) of its class's photo, flipped at random, in grey, {cfg.gen_size} px. "
+        f"Pretraining {cfg.classes * cfg.pretrain_per_class} images (labels unused by SimCLR), "
         f"evaluation train/val/test {', '.join(str(cfg.classes * n) for n in cfg.eval_per_class)} held-out images.",
         f"Pretraining: SimCLR, {cfg.arch}{' (small stem)' if cfg.small_stem else ''}, {cfg.image_size} px views, "
         f"batch {cfg.batch_size}, {cfg.steps} steps, recipe `{sassl_cfg['recipe']}`, seed {cfg.seed}; both runs "
